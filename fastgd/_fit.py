@@ -1,0 +1,115 @@
+"""``fastgd.fit``: validation -> preparation -> backend -> result."""
+
+import numpy as np
+
+from . import _validation as v
+from ._backends import get_backend
+from ._preparation import prepare
+from ._result import FitResult
+from ._stopping import CONVERGED, DIVERGED
+from .exceptions import DivergenceError
+
+
+def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept=True,
+        shuffle=True, drop_last=False, tol=1e-4, n_iter_no_change=5, random_state=None,
+        backend="auto"):
+    """Fit a least-squares linear model by mini-batch gradient descent.
+
+    Minimises ``(1 / 2n) * sum_i (x_i . w + b - y_i)^2``. Each epoch shuffles the rows (if
+    ``shuffle``), walks them in batches of ``batch_size`` and makes one update per batch with
+    the mean gradient of the batch's rows; the last, shorter batch is used unless ``drop_last``.
+    ``batch_size=1`` is stochastic gradient descent, ``batch_size=n`` full-batch descent.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, n_features)
+        Training data: real numbers, finite. float32 is kept; other types become float64. Any
+        memory layout; the array is never modified.
+    y : array_like of shape (n_samples,)
+        Targets, finite.
+    batch_size : int, default 32
+        Rows per update; a value above n_samples means full batches.
+    epochs : int, default 1000
+        Most passes over the data.
+    learning_rate : str or fastgd.schedules.Schedule, default "auto"
+        ``"auto"`` standardises X and y internally (results come back in the original units)
+        and runs ``Adaptive`` from the fastest contracting step of the standardised problem
+        for this batch size: no tuning for raw data. The result's ``learning_rate`` shows the
+        schedule chosen. A name
+        (``"constant"``, ``"inverse_time"``, ``"invscaling"``, ``"exponential"``,
+        ``"adaptive"``) takes that schedule with its default parameters, and a schedule object
+        (``fastgd.schedules.Constant(0.05)``, ...) runs as given; both act on the raw data.
+    fit_intercept : bool, default True
+        Whether to fit the intercept ``b`` (else it is 0).
+    shuffle : bool, default True
+        Whether to shuffle the rows before each epoch.
+    drop_last : bool, default False
+        Whether to skip the last batch of an epoch when it is shorter than ``batch_size``.
+    tol : float or None, default 1e-4
+        Relative decrease of the training loss that counts as progress. When
+        ``n_iter_no_change`` epochs in a row bring no loss below ``(1 - tol)`` times the lowest
+        before them, the fit stops; an adaptive schedule (``"auto"`` too) first divides its step
+        by 5 and stops only when a smaller step no longer helps. None runs exactly ``epochs``
+        epochs.
+    n_iter_no_change : int, default 5
+        Epochs without progress that make a stall.
+    random_state : None, int or numpy.random.Generator, default None
+        Seed of the shuffling; the same int gives bit-identical results on the same backend.
+    backend : {"auto", "numba", "numpy"}, default "auto"
+        ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
+        ``"auto"`` takes Numba when it imports.
+
+    Returns
+    -------
+    FitResult
+        ``coef``, ``intercept``, ``loss_history``, ``n_epochs``, ``n_updates``, ``converged``,
+        ``backend`` and ``predict``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        For invalid data or parameters, with the fix in the message.
+    DivergenceError
+        When the iterates overflow (the step is too large for the data).
+
+    Examples
+    --------
+    >>> import numpy as np, fastgd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((100, 1))
+    >>> y = 3 + 7 * X[:, 0] + 0.1 * rng.standard_normal(100)
+    >>> res = fastgd.fit(X, y, batch_size=16, random_state=0)
+    >>> np.round(res.coef, 1), round(float(res.intercept), 1)
+    (array([7.]), 3.0)
+    """
+    X, y = v.check_X_y(X, y)
+    settings = dict(
+        batch_size=v.check_positive_int(batch_size, "batch_size"),
+        epochs=v.check_positive_int(epochs, "epochs"),
+        learning_rate=v.check_learning_rate(learning_rate),
+        fit_intercept=v.check_bool(fit_intercept, "fit_intercept"),
+        shuffle=v.check_bool(shuffle, "shuffle"),
+        drop_last=v.check_bool(drop_last, "drop_last"),
+        tol=v.check_tol(tol),
+        n_iter_no_change=v.check_positive_int(n_iter_no_change, "n_iter_no_change"),
+    )
+    backend_name, backend_run = get_backend(v.check_backend(backend))
+    seed = v.check_random_state(random_state)
+
+    problem = prepare(X, y, seed=seed, **settings)
+    coef, intercept, losses, n_epochs, n_updates, status = problem.run(backend_run)
+    if status == DIVERGED:
+        raise DivergenceError(
+            f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
+            f"with learning rate {problem.schedule}. Use a smaller eta0 (for example a tenth), "
+            "or learning_rate='auto', which scales the data and picks a stable step."
+        )
+    coef, intercept, losses = problem.to_original_units(coef, intercept, losses)
+    dtype = X.dtype.type
+    settings.update(random_state=seed, backend=backend_name)
+    return FitResult(
+        coef=coef.astype(dtype), intercept=dtype(intercept), loss_history=losses,
+        n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
+        backend=backend_name, learning_rate=problem.schedule, batch_size=problem.batch_size,
+        settings=settings,
+    )

@@ -1,0 +1,185 @@
+"""Numba kernels: random shuffle, mini-batch gradient and the decayed update loop.
+
+Every function here takes arrays and scalars only and does no validation; ``fastgd.fit``
+validates and prepares the problem first. The model is fitted in a standardised space:
+``x' = (x - x_offset) / x_scale`` and ``y' = (y - y_offset) / y_scale`` are applied on the fly to
+the rows of the user's array (never to a copy of it), which costs O(d) per batch. With offsets
+0 and scales 1 this is plain mini-batch gradient descent on the raw data.
+"""
+
+import numpy as np
+
+from ._jit import kernel
+from ._stopping import RUNNING, end_of_epoch
+from .schedules import step_size
+
+_step_size = kernel(step_size)
+_end_of_epoch = kernel(end_of_epoch)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_INV_2_53 = 1.0 / 9007199254740992.0
+
+
+@kernel
+def _splitmix64(state):
+    """Advance the SplitMix64 generator held in ``state[0]`` and return its next output."""
+    state[0] += _GOLDEN
+    z = state[0]
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+@kernel
+def _shuffle(index, state):
+    """Fisher-Yates shuffle of ``index`` in place, drawing from the SplitMix64 ``state``."""
+    for i in range(index.shape[0] - 1, 0, -1):
+        u = np.float64(_splitmix64(state) >> _S11) * _INV_2_53
+        j = np.int64(u * (i + 1))
+        tmp = index[i]
+        index[i] = index[j]
+        index[j] = tmp
+
+
+@kernel
+def _effective_weights(coef, intercept, x_offset, x_scale, v):
+    """Write into ``v`` the weights on raw rows; return the matching constant term.
+
+    The standardised model ``x' . coef + intercept`` equals ``x . v + c`` on a raw row x.
+    """
+    c = intercept[0]
+    for j in range(coef.shape[0]):
+        v[j] = coef[j] / x_scale[j]
+        c -= x_offset[j] * v[j]
+    return c
+
+
+@kernel
+def _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
+    """Training loss ``(1/2) mean(r^2)`` of the standardised model over all rows of X."""
+    n, d = X.shape
+    c = _effective_weights(coef, intercept, x_offset, x_scale, v)
+    inv_y_scale = 1.0 / y_scale
+    rr_sum = 0.0
+    for i in range(n):
+        f = c
+        for j in range(d):
+            f += X[i, j] * v[j]
+        r = f - (y[i] - y_offset) * inv_y_scale
+        rr_sum += r * r
+    return 0.5 * rr_sum / n
+
+
+@kernel
+def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
+                  coef, intercept, fit_intercept, eta, v, g):
+    """One gradient step on the rows ``index[start:stop]``.
+
+    ``v`` and ``g`` are work arrays of length d. The gradient in the standardised space is the
+    mean over the batch of ``r * x'``; ``x'`` is never formed: ``sum(r * x')`` equals
+    ``(sum(r * x) - x_offset * sum(r)) / x_scale``.
+    """
+    d = X.shape[1]
+    c = _effective_weights(coef, intercept, x_offset, x_scale, v)
+    g[:] = 0.0
+    inv_y_scale = 1.0 / y_scale
+    r_sum = 0.0
+    for p in range(start, stop):
+        i = index[p]
+        f = c
+        for j in range(d):
+            f += X[i, j] * v[j]
+        r = f - (y[i] - y_offset) * inv_y_scale
+        r_sum += r
+        for j in range(d):
+            g[j] += r * X[i, j]
+    step = eta / (stop - start)
+    for j in range(d):
+        coef[j] -= step * (g[j] - x_offset[j] * r_sum) / x_scale[j]
+    if fit_intercept:
+        intercept[0] -= step * r_sum
+
+
+@kernel
+def _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept,
+                batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol,
+                stop_early, n_iter_no_change, loss_history):
+    """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), float32 or float64, C-contiguous
+    y : ndarray of shape (n,), same dtype as X
+    x_offset, x_scale : ndarray of shape (d,), float64
+        Standardisation of the columns of X (0 and 1 for none).
+    y_offset, y_scale : float
+        Standardisation of y.
+    coef : ndarray of shape (d,), float64
+        Coefficients in the standardised space; start values in, fitted values out.
+    intercept : ndarray of shape (1,), float64
+        Intercept in the standardised space, in and out.
+    fit_intercept, drop_last, shuffle, stop_early : bool
+    batch_size, epochs, n_iter_no_change : int
+    seed : int
+        Seed of the SplitMix64 stream that shuffles the rows.
+    kind, eta0, p1, p2 : int, float, float, float
+        The lowered learning-rate schedule (see ``fastgd.schedules``).
+    tol : float
+        Relative tolerance of the stopping rule.
+    loss_history : ndarray of shape (epochs,), float64
+        Receives the training loss (in standardised units) at the end of each epoch run.
+
+    Returns
+    -------
+    n_epochs : int
+        Epochs run.
+    n_updates : int
+        Updates made (the final value of the step counter ``t``).
+    status : int
+        ``RUNNING`` (the epoch budget ran out), ``CONVERGED`` or ``DIVERGED``.
+    """
+    n, d = X.shape
+    index = np.arange(n)
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed)
+    v = np.empty(d)
+    g = np.empty(d)
+    n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
+    t = 0
+    eta = eta0
+    phase_start = 0
+    base_loss = np.inf
+    status = RUNNING
+    n_epochs = epochs
+    for epoch in range(epochs):
+        if shuffle:
+            _shuffle(index, state)
+        for b in range(n_batches):
+            start = b * batch_size
+            stop = min(start + batch_size, n)
+            step = _step_size(kind, eta, p1, p2, t, epoch)
+            _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
+                          coef, intercept, fit_intercept, step, v, g)
+            t += 1
+        loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
+                                         intercept, v)
+        phase_start, eta, base_loss, status = _end_of_epoch(
+            loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
+            n_iter_no_change, n_batches)
+        if status != RUNNING:
+            n_epochs = epoch + 1
+            break
+    return n_epochs, t, status
+
+
+def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
+        drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
+        loss_history):
+    """Numba backend: run the fit with :func:`_run_epochs`; same signature and result."""
+    return _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+                       fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
+                       p1, p2, tol, stop_early, n_iter_no_change,
+                       loss_history)

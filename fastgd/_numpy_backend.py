@@ -1,0 +1,48 @@
+"""NumPy backend: the readable reference of what the Numba kernels compute.
+
+Same signature and result as ``fastgd._kernels.run``; one vectorised gradient per batch. It
+shuffles with NumPy's PCG64 seeded by ``seed`` (the kernels use their own generator), so the
+two backends agree exactly only with ``shuffle=False``.
+"""
+
+import numpy as np
+
+from ._stopping import RUNNING, end_of_epoch
+from .schedules import step_size
+
+
+def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
+        drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
+        loss_history):
+    """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
+
+    See ``fastgd._kernels._run_epochs`` for the parameters and the returned
+    ``(n_epochs, n_updates, status)``.
+    """
+    n = X.shape[0]
+    rng = np.random.default_rng(seed)
+    order = np.arange(n)
+    n_batches = n // batch_size if drop_last else -(-n // batch_size)
+    y_std = (y.astype(np.float64) - y_offset) / y_scale
+    t, eta, phase_start, base_loss, status = 0, eta0, 0, np.inf, RUNNING
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch in range(epochs):
+            if shuffle:
+                order = rng.permutation(n)
+            for start in range(0, n_batches * batch_size, batch_size):
+                rows = order[start:start + batch_size]
+                X_batch = (X[rows] - x_offset) / x_scale  # standardised rows
+                residual = X_batch @ coef + intercept[0] - y_std[rows]
+                eta_t = step_size(kind, eta, p1, p2, t, epoch)
+                coef -= eta_t * (X_batch.T @ residual) / len(rows)
+                if fit_intercept:
+                    intercept[0] -= eta_t * residual.mean()
+                t += 1
+            residual = (X - x_offset) / x_scale @ coef + intercept[0] - y_std
+            loss_history[epoch] = 0.5 * np.mean(residual**2)
+            phase_start, eta, base_loss, status = end_of_epoch(
+                loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
+                n_iter_no_change, n_batches)
+            if status != RUNNING:
+                return epoch + 1, t, status
+    return epochs, t, status

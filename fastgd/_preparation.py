@@ -1,0 +1,160 @@
+"""Problem preparation: standardisation, the ``"auto"`` step, seeds and schedule lowering.
+
+Takes validated input and returns a :class:`Problem`: everything a backend's ``run`` needs, as
+arrays and plain numbers, plus what the result must report.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import schedules
+
+#: Rows used to estimate the curvature of the standardised problem.
+CURVATURE_ROWS = 2048
+#: Power-iteration steps for the largest eigenvalue of the standardised Gram matrix.
+POWER_ITERATIONS = 30
+#: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
+CHUNK_BYTES = 1 << 22
+#: A column whose spread is below this fraction of its magnitude is treated as constant.
+CONSTANT_COLUMN_RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A fit reduced to arrays and numbers, in the standardised space the backends work in."""
+
+    X: np.ndarray
+    y: np.ndarray
+    x_offset: np.ndarray
+    x_scale: np.ndarray
+    y_offset: float
+    y_scale: float
+    fit_intercept: bool
+    batch_size: int
+    drop_last: bool
+    shuffle: bool
+    seed: int
+    epochs: int
+    schedule: schedules.Schedule
+    tol: float
+    stop_early: bool
+    n_iter_no_change: int
+
+    def run(self, backend_run):
+        """Run ``backend_run`` on this problem from zero coefficients.
+
+        Returns
+        -------
+        coef : ndarray of shape (d,), float64
+            Standardised coefficients.
+        intercept : float
+            Standardised intercept.
+        loss_history : ndarray of shape (n_epochs,), float64
+            Standardised epoch losses.
+        n_epochs, n_updates, status : int
+        """
+        coef = np.zeros(self.X.shape[1])
+        intercept = np.zeros(1)
+        loss_history = np.full(self.epochs, np.nan)
+        kind, eta0, p1, p2 = self.schedule.lower()
+        n_epochs, n_updates, status = backend_run(
+            self.X, self.y, self.x_offset, self.x_scale, self.y_offset, self.y_scale, coef,
+            intercept, self.fit_intercept, self.batch_size, self.drop_last, self.shuffle,
+            self.seed, self.epochs, kind, eta0, p1, p2, self.tol, self.stop_early,
+            self.n_iter_no_change, loss_history)
+        return coef, intercept[0], loss_history[:n_epochs], n_epochs, n_updates, status
+
+    def to_original_units(self, coef, intercept, loss_history):
+        """Map standardised coefficients, intercept and losses back to the user's units."""
+        coef_out = coef * self.y_scale / self.x_scale
+        intercept_out = self.y_offset + self.y_scale * intercept - self.x_offset @ coef_out
+        return coef_out, intercept_out, loss_history * self.y_scale**2
+
+
+def column_offsets_scales(X, center):
+    """Return the mean (or 0) and the spread about it of each column of X.
+
+    Two passes in float64 over row chunks, so no full-size temporary is made. Constant columns
+    get scale 1.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    center : bool
+        Whether the offset is the column mean (True) or 0 (the spread is then the RMS).
+
+    Returns
+    -------
+    offset, scale : ndarray of shape (d,), float64
+    """
+    n, d = X.shape
+    offset = X.mean(axis=0, dtype=np.float64) if center else np.zeros(d)
+    sum_sq = np.zeros(d)
+    rows = max(1, CHUNK_BYTES // (8 * d))
+    for start in range(0, n, rows):
+        chunk = X[start:start + rows] - offset
+        sum_sq += np.einsum("ij,ij->j", chunk, chunk)
+    scale = np.sqrt(sum_sq / n)
+    magnitude = np.abs(offset) + scale
+    constant = scale <= CONSTANT_COLUMN_RTOL * magnitude
+    scale[constant] = 1.0
+    return offset, scale
+
+
+def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
+    """The step ``B / (beta + (B - 1) * lambda_max)`` of the standardised problem.
+
+    For least squares this is the mini-batch step of fastest contraction (Ma, Bassily & Belkin,
+    2018, "The power of interpolation"), with ``beta`` the mean squared row norm (they use the
+    largest; the mean keeps one outlying row from shrinking every step) and ``lambda_max`` the
+    largest eigenvalue of the Gram matrix divided by n, both of the standardised rows (the
+    intercept adds a column of ones). ``lambda_max`` is found by power iteration on up to
+    ``CURVATURE_ROWS`` evenly spaced rows.
+
+    Returns
+    -------
+    float
+    """
+    n = X.shape[0]
+    rows = np.unique(np.linspace(0, n - 1, min(n, CURVATURE_ROWS)).astype(np.intp))
+    Z = (X[rows] - x_offset) / x_scale
+    beta = float(np.einsum("ij,ij->", Z, Z)) / len(rows) + fit_intercept
+    v = np.random.default_rng(0).standard_normal(Z.shape[1])
+    lam = 0.0
+    for _ in range(POWER_ITERATIONS):
+        u = Z.T @ (Z @ v) / len(rows)
+        lam = float(np.linalg.norm(u))
+        if lam == 0.0:
+            break
+        v = u / lam
+    lam = max(lam, 1.0 if fit_intercept else 0.0)
+    return batch_size / (beta + (batch_size - 1) * lam)
+
+
+def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffle, seed,
+            epochs, tol, n_iter_no_change):
+    """Build the :class:`Problem` for validated input.
+
+    With ``learning_rate="auto"`` the columns of X and y are standardised on the fly and the
+    schedule is ``Adaptive`` from the largest contracting step of the standardised problem for
+    this batch size; any other schedule runs on the raw data.
+    """
+    n, d = X.shape
+    batch_size = min(batch_size, n)
+    auto = isinstance(learning_rate, str)
+    if auto:
+        x_offset, x_scale = column_offsets_scales(X, fit_intercept)
+        y_offset, y_scale = column_offsets_scales(y[:, None], fit_intercept)
+        y_offset, y_scale = float(y_offset[0]), float(y_scale[0])
+        learning_rate = schedules.Adaptive(
+            largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size))
+    else:
+        x_offset, x_scale = np.zeros(d), np.ones(d)
+        y_offset, y_scale = 0.0, 1.0
+    return Problem(
+        X=X, y=y, x_offset=x_offset, x_scale=x_scale, y_offset=y_offset, y_scale=y_scale,
+        fit_intercept=fit_intercept, batch_size=batch_size, drop_last=drop_last,
+        shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
+        tol=0.0 if tol is None else tol, stop_early=tol is not None,
+        n_iter_no_change=n_iter_no_change)

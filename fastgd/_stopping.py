@@ -1,0 +1,87 @@
+"""The end-of-epoch rule shared by both backends: stall detection, adaptive steps, stopping.
+
+Plain arithmetic on numbers, so the Numba kernels compile this very function.
+"""
+
+import math
+
+from .schedules import ADAPTIVE, ADAPTIVE_DIVISOR
+
+RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+
+#: An adaptive schedule is spent once its step is below ``eta0 * ADAPTIVE_FLOOR``.
+ADAPTIVE_FLOOR = 1e-6
+#: An adaptive step is kept until the steps taken with it add up to this: one relaxation time
+#: of a direction of unit curvature (the typical curvature of standardised data), so that
+#: noise in the epoch losses cannot shrink the step before the iterates have followed it.
+ADAPTIVE_PHASE_STEPS = 1.0
+
+
+def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
+                 window, n_batches):
+    """Apply the stopping rule after epoch ``epoch``, whose loss is ``history[epoch]``.
+
+    A phase is the run of epochs since the step was last changed. The fit has stalled when the
+    last ``window`` epochs of the phase bring no loss below ``(1 - tol)`` times the lowest loss
+    of the phase's earlier epochs.
+
+    A stall ends the fit when ``stop_early``, except under an adaptive schedule: there it
+    divides the step by 5 and starts a new phase, and ends the fit only when the phase just
+    finished never went below ``(1 - tol)`` times the loss at the end of the phase before (a
+    smaller step no longer helps) or the step fell below ``eta0 * ADAPTIVE_FLOOR``. An adaptive
+    phase also lasts until its steps add up to ``ADAPTIVE_PHASE_STEPS``.
+
+    Parameters
+    ----------
+    history : ndarray
+        Training loss at the end of each epoch so far.
+    epoch : int
+        Index of the epoch just run.
+    phase_start : int
+        First epoch of the current phase.
+    eta : float
+        Current step (only an adaptive schedule changes it).
+    base_loss : float
+        Loss at the end of the previous phase (``inf`` in the first phase).
+    eta0 : float
+        Initial step.
+    kind : int
+        Schedule code.
+    tol : float
+        Relative decrease that counts as progress, >= 0.
+    stop_early : bool
+        Whether a stall may end the fit.
+    window : int
+        Epochs without progress that make a stall (``n_iter_no_change``).
+    n_batches : int
+        Updates per epoch.
+
+    Returns
+    -------
+    phase_start : int
+    eta : float
+    base_loss : float
+    status : int
+        ``RUNNING``, ``CONVERGED`` (stop now) or ``DIVERGED`` (the loss is not finite).
+    """
+    if not math.isfinite(history[epoch]):
+        return phase_start, eta, base_loss, DIVERGED
+    first_recent = epoch + 1 - window
+    if first_recent <= phase_start:
+        return phase_start, eta, base_loss, RUNNING
+    if kind == ADAPTIVE and (epoch + 1 - phase_start) * n_batches * eta < ADAPTIVE_PHASE_STEPS:
+        return phase_start, eta, base_loss, RUNNING
+    best_before = history[phase_start]
+    for e in range(phase_start, first_recent):
+        best_before = min(best_before, history[e])
+    best_recent = history[first_recent]
+    for e in range(first_recent, epoch + 1):
+        best_recent = min(best_recent, history[e])
+    if best_recent < best_before * (1.0 - tol):
+        return phase_start, eta, base_loss, RUNNING
+    if kind != ADAPTIVE:
+        return phase_start, eta, base_loss, CONVERGED if stop_early else RUNNING
+    spent = best_before >= base_loss * (1.0 - tol) or eta < eta0 * ADAPTIVE_FLOOR
+    if stop_early and spent:
+        return phase_start, eta, base_loss, CONVERGED
+    return epoch + 1, eta / ADAPTIVE_DIVISOR, history[epoch], RUNNING

@@ -1,0 +1,208 @@
+"""The one door: user input is checked and converted here, with messages that say what to do.
+
+Nothing past this module checks user input again, and nothing here writes to the user's arrays.
+"""
+
+import numbers
+
+import numpy as np
+
+from . import schedules
+
+BACKENDS = ("auto", "numba", "numpy")
+
+
+def as_float_array(a, name):
+    """Return ``a`` as a float32 or float64 ndarray, or raise a clear TypeError.
+
+    float32 stays float32 (float16 becomes float32); every other real type becomes float64.
+
+    Parameters
+    ----------
+    a : array_like
+    name : str
+        How the message calls the argument.
+
+    Returns
+    -------
+    ndarray
+        ``a`` itself when it already is a float32 or float64 ndarray.
+    """
+    if not isinstance(a, np.ndarray):
+        try:
+            a = np.asarray(a)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{name} could not be read as a rectangular numeric array ({exc}); "
+                "pass a NumPy array or equal-length lists of numbers."
+            ) from None
+    kind = a.dtype.kind
+    if kind == "f":
+        if a.dtype in (np.float32, np.float64):
+            return a
+        return a.astype(np.float32 if a.dtype.itemsize < 4 else np.float64)
+    if kind in "biu":
+        return a.astype(np.float64)
+    if kind == "c":
+        raise TypeError(
+            f"{name} is complex ({a.dtype}); fastgd fits real-valued models: pass the real part "
+            f"({name}.real) or split real and imaginary parts into separate columns."
+        )
+    if kind == "O":
+        try:
+            return a.astype(np.float64)
+        except (ValueError, TypeError):
+            pass
+    raise TypeError(
+        f"{name} must hold real numbers, got dtype {a.dtype}; convert it with "
+        f"np.asarray({name}, dtype=float) after removing non-numeric entries."
+    )
+
+
+def check_finite(a, name):
+    """Raise ValueError naming the first NaN or infinite entry of ``a``, if any."""
+    if np.isfinite(a.sum(dtype=np.float64)):
+        return
+    bad = np.argwhere(~np.isfinite(a))
+    if bad.size == 0:  # the sum overflowed on finite values
+        return
+    where = ", ".join(str(int(i)) for i in bad[0])
+    value = a[tuple(bad[0])]
+    raise ValueError(
+        f"{name} contains {value} at index ({where}) and {len(bad) - 1} more non-finite "
+        f"entries; remove or impute them (for example with np.nan_to_num) before fitting."
+    )
+
+
+def check_X_y(X, y):
+    """Validate the training data.
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, n_features)
+    y : array_like of shape (n_samples,)
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        float32 or float64, C-contiguous; the user's array itself when it already was.
+    y : ndarray of shape (n_samples,)
+        Of X's dtype.
+    """
+    X = check_X(X)
+    y = as_float_array(y, "y")
+    if y.ndim != 1:
+        hint = " (a column vector: pass y.ravel())" if y.ndim == 2 and y.shape[1] == 1 else ""
+        raise ValueError(f"y must be 1-D of shape (n_samples,), got shape {y.shape}{hint}.")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X and y have different numbers of rows: X has {X.shape[0]}, y has {y.shape[0]}; "
+            "pass one target value per row of X."
+        )
+    check_finite(y, "y")
+    return X, np.ascontiguousarray(y, dtype=X.dtype)
+
+
+def check_X(X, n_features=None):
+    """Validate a 2-D feature array (training or prediction input).
+
+    Parameters
+    ----------
+    X : array_like of shape (n_samples, n_features)
+    n_features : int, optional
+        The number of columns X must have (that of the fitted model).
+
+    Returns
+    -------
+    ndarray
+        float32 or float64, C-contiguous.
+    """
+    X = as_float_array(X, "X")
+    if X.ndim != 2:
+        hint = " (one feature: pass X.reshape(-1, 1))" if X.ndim == 1 else ""
+        raise ValueError(f"X must be 2-D of shape (n_samples, n_features), got shape "
+                         f"{X.shape}{hint}.")
+    if X.shape[0] == 0:
+        raise ValueError("X has no rows: pass at least one sample.")
+    if X.shape[1] == 0:
+        raise ValueError("X has no columns: pass at least one feature.")
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with "
+                         f"{n_features}; pass the same columns as in the fit.")
+    check_finite(X, "X")
+    return np.ascontiguousarray(X)
+
+
+def check_positive_int(value, name):
+    """Return ``value`` as an int if it is an integer >= 1, else raise TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r} "
+                        f"({type(value).__name__}).")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer (>= 1), got {value}.")
+    return int(value)
+
+
+def check_bool(value, name):
+    """Return ``value`` if it is a bool (NumPy bools included), else raise TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_tol(tol):
+    """Return ``tol`` as a float >= 0, or None (no stopping rule)."""
+    if tol is None:
+        return None
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+        raise TypeError(f"tol must be a number >= 0 or None, got {tol!r}.")
+    if not np.isfinite(tol) or tol < 0:
+        raise ValueError(f"tol must be a finite number >= 0 or None (run every epoch), "
+                         f"got {tol!r}.")
+    return float(tol)
+
+
+def check_learning_rate(learning_rate):
+    """Return ``"auto"`` or a :class:`fastgd.schedules.Schedule`."""
+    if isinstance(learning_rate, schedules.Schedule):
+        return learning_rate
+    if isinstance(learning_rate, str):
+        return "auto" if learning_rate == "auto" else schedules.from_name(learning_rate)
+    raise TypeError(
+        f"learning_rate must be one of {', '.join(map(repr, schedules.SCHEDULE_NAMES))} or a "
+        f"schedule object such as fastgd.schedules.Constant(0.01), got {learning_rate!r}."
+    )
+
+
+def check_backend(backend):
+    """Return ``backend`` if it names a backend, else raise ValueError."""
+    if backend not in BACKENDS:
+        raise ValueError(f"Unknown backend {backend!r}: use one of "
+                         f"{', '.join(map(repr, BACKENDS))}.")
+    return backend
+
+
+def check_random_state(random_state):
+    """Turn ``random_state`` into a 63-bit seed.
+
+    Parameters
+    ----------
+    random_state : None, int, numpy.random.Generator or numpy.random.RandomState
+        None draws fresh entropy; an int gives the same seed every time; a generator is
+        advanced by one draw.
+
+    Returns
+    -------
+    int
+    """
+    if random_state is None or (isinstance(random_state, numbers.Integral)
+                                and not isinstance(random_state, bool)):
+        if random_state is not None and random_state < 0:
+            raise ValueError(f"random_state must be a non-negative integer, got {random_state}.")
+        random_state = np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**63 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**63 - 1, dtype=np.int64))
+    raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got "
+                    f"{random_state!r}.")

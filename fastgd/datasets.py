@@ -1,0 +1,123 @@
+"""Seeded regression problems: the lecture's examples and the families the tests and benchmarks use.
+
+Every function returns ``(X, y, coef, intercept)``: the data and the true parameters they were
+made from (y = X @ coef + intercept + noise).
+"""
+
+import numpy as np
+
+__all__ = ["lecture_one_feature", "lecture_three_features", "make_problem", "FAMILIES"]
+
+
+def lecture_one_feature(random_state=None, n_samples=100):
+    """The lecture's one-feature problem: ``y = w * x + b + N(0, 1)`` with ``x ~ U(0, 2)``.
+
+    The true slope and intercept are integers drawn from 1 to 10, as in the lecture.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.Generator
+    n_samples : int, default 100
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 1)
+    y : ndarray of shape (n_samples,)
+    coef : ndarray of shape (1,)
+    intercept : float
+    """
+    rng = np.random.default_rng(random_state)
+    w, b = rng.integers(1, 11, size=2)
+    X = 2 * rng.random((n_samples, 1))
+    y = w * X[:, 0] + b + rng.standard_normal(n_samples)
+    return X, y, np.array([float(w)]), float(b)
+
+
+def lecture_three_features(random_state=None, n_samples=100):
+    """The lecture's three-feature problem: ``y = X @ w + b + N(0, 1)`` with ``X ~ U(0, 2)``.
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.Generator
+    n_samples : int, default 100
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 3)
+    y : ndarray of shape (n_samples,)
+    coef : ndarray of shape (3,)
+    intercept : float
+    """
+    rng = np.random.default_rng(random_state)
+    w = rng.integers(1, 11, size=3).astype(float)
+    b = float(rng.integers(1, 11))
+    X = 2 * rng.random((n_samples, 3))
+    y = X @ w + b + rng.standard_normal(n_samples)
+    return X, y, w, b
+
+
+def _gaussian(rng, n, d, noise=0.5, intercept=1.5, cov_root=None, col_scale=None,
+              col_offset=None):
+    X = rng.standard_normal((n, d))
+    if cov_root is not None:
+        X = X @ cov_root
+    w = rng.uniform(-2, 2, size=d)
+    y = X @ w + intercept + noise * rng.standard_normal(n)
+    if col_scale is not None:
+        X = X * col_scale
+        w = w / col_scale
+    if col_offset is not None:
+        X = X + col_offset
+        y = y + col_offset @ w
+    return X, y, w, intercept
+
+
+def _correlated_root(d, rho):
+    """Cholesky factor (upper) of the AR(1) correlation matrix ``rho ** |i - j|``."""
+    idx = np.arange(d)
+    return np.linalg.cholesky(rho ** np.abs(idx[:, None] - idx[None, :])).T
+
+
+#: Problem families: name -> (maker(rng), fit_intercept, well_conditioned).
+FAMILIES = {
+    "one_feature": (lambda rng: lecture_one_feature(rng), True, True),
+    "several": (lambda rng: _gaussian(rng, 1000, 5), True, True),
+    "tall": (lambda rng: _gaussian(rng, 20_000, 8), True, True),
+    "wide": (lambda rng: _gaussian(rng, 2000, 200), True, True),
+    "badly_scaled": (
+        lambda rng: _gaussian(rng, 1000, 6, col_scale=np.logspace(-2, 3, 6),
+                              col_offset=np.logspace(3, -2, 6)),
+        True, True),
+    "large_intercept": (lambda rng: _gaussian(rng, 1000, 4, intercept=1e4), True, True),
+    "correlated": (lambda rng: _gaussian(rng, 1000, 8, cov_root=_correlated_root(8, 0.9)),
+                   True, False),
+    "no_intercept": (lambda rng: _gaussian(rng, 1000, 5, intercept=0.0, col_offset=np.full(5, 3.0)),
+                     False, True),
+}
+
+
+def make_problem(family, random_state=0):
+    """Make one problem of a named family.
+
+    Parameters
+    ----------
+    family : str
+        A key of :data:`FAMILIES`: ``"one_feature"`` (the lecture's, 100 x 1), ``"several"``
+        (1000 x 5), ``"tall"`` (20000 x 8), ``"wide"`` (2000 x 200), ``"badly_scaled"`` (column
+        scales 1e-2 to 1e3 and offsets 1e3 to 1e-2), ``"large_intercept"`` (intercept 1e4),
+        ``"correlated"`` (AR(1) columns, rho 0.9), ``"no_intercept"`` (true intercept 0,
+        column means 3).
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    coef : ndarray of shape (d,)
+    intercept : float
+    """
+    try:
+        maker = FAMILIES[family][0]
+    except KeyError:
+        raise ValueError(f"Unknown family {family!r}: use one of {', '.join(FAMILIES)}.") from None
+    return maker(np.random.default_rng(random_state))
