@@ -101,7 +101,8 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
     if status == DIVERGED:
         raise DivergenceError(
             f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
-            f"with learning rate {problem.schedule}. Use a smaller eta0 (for example a tenth), "
+            f"with learning rate {problem.schedule}. Use a smaller step (a tenth of eta0, or of t0 "
+            "for InverseTime), "
             "or learning_rate='auto', which scales the data and picks a stable step."
         )
     coef, intercept, losses = problem.to_original_units(coef, intercept, losses)

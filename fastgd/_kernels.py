@@ -154,6 +154,7 @@ def _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit
     base_loss = np.inf
     status = RUNNING
     n_epochs = epochs
+    start_loss = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
     for epoch in range(epochs):
         if shuffle:
             _shuffle(index, state)
@@ -168,7 +169,7 @@ def _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit
                                          intercept, v)
         phase_start, eta, base_loss, status = _end_of_epoch(
             loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-            n_iter_no_change, n_batches)
+            n_iter_no_change, n_batches, start_loss)
         if status != RUNNING:
             n_epochs = epoch + 1
             break

@@ -24,6 +24,12 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     order = np.arange(n)
     n_batches = n // batch_size if drop_last else -(-n // batch_size)
     y_std = (y.astype(np.float64) - y_offset) / y_scale
+
+    def training_loss():
+        residual = (X - x_offset) / x_scale @ coef + intercept[0] - y_std
+        return 0.5 * np.mean(residual**2)
+
+    start_loss = training_loss()
     t, eta, phase_start, base_loss, status = 0, eta0, 0, np.inf, RUNNING
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs):
@@ -38,11 +44,10 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
                 if fit_intercept:
                     intercept[0] -= eta_t * residual.mean()
                 t += 1
-            residual = (X - x_offset) / x_scale @ coef + intercept[0] - y_std
-            loss_history[epoch] = 0.5 * np.mean(residual**2)
+            loss_history[epoch] = training_loss()
             phase_start, eta, base_loss, status = end_of_epoch(
                 loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-                n_iter_no_change, n_batches)
+                n_iter_no_change, n_batches, start_loss)
             if status != RUNNING:
                 return epoch + 1, t, status
     return epochs, t, status

@@ -16,6 +16,8 @@ CURVATURE_ROWS = 2048
 POWER_ITERATIONS = 30
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
 CHUNK_BYTES = 1 << 22
+#: Largest column mean or spread accepted: beyond it squares overflow float64.
+MAX_MAGNITUDE = 1e150
 #: A column whose spread is below this fraction of its magnitude is treated as constant.
 CONSTANT_COLUMN_RTOL = 1e-10
 
@@ -76,7 +78,8 @@ def column_offsets_scales(X, center):
     """Return the mean (or 0) and the spread about it of each column of X.
 
     Two passes in float64 over row chunks, so no full-size temporary is made. Constant columns
-    get scale 1.
+    get scale ``inf``: their standardised values and weights are then exactly 0, where a finite
+    scale would let the rounding error of the centering into their gradient.
 
     Parameters
     ----------
@@ -96,9 +99,13 @@ def column_offsets_scales(X, center):
         chunk = X[start:start + rows] - offset
         sum_sq += np.einsum("ij,ij->j", chunk, chunk)
     scale = np.sqrt(sum_sq / n)
-    magnitude = np.abs(offset) + scale
-    constant = scale <= CONSTANT_COLUMN_RTOL * magnitude
-    scale[constant] = 1.0
+    if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
+        raise ValueError(
+            "The data are too large for float64 arithmetic (their squares overflow): divide X "
+            "or y by a power of ten and scale the fitted coefficients back."
+        )
+    constant = scale <= CONSTANT_COLUMN_RTOL * (np.abs(offset) + scale)
+    scale[constant] = np.inf
     return offset, scale
 
 
@@ -129,7 +136,8 @@ def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
             break
         v = u / lam
     lam = max(lam, 1.0 if fit_intercept else 0.0)
-    return batch_size / (beta + (batch_size - 1) * lam)
+    denominator = beta + (batch_size - 1) * lam
+    return batch_size / denominator if denominator > 0 else 1.0
 
 
 def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffle, seed,
@@ -146,7 +154,8 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
     if auto:
         x_offset, x_scale = column_offsets_scales(X, fit_intercept)
         y_offset, y_scale = column_offsets_scales(y[:, None], fit_intercept)
-        y_offset, y_scale = float(y_offset[0]), float(y_scale[0])
+        y_offset = float(y_offset[0])
+        y_scale = float(y_scale[0]) if np.isfinite(y_scale[0]) else 1.0  # constant y
         learning_rate = schedules.Adaptive(
             largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size))
     else:

@@ -15,10 +15,12 @@ ADAPTIVE_FLOOR = 1e-6
 #: of a direction of unit curvature (the typical curvature of standardised data), so that
 #: noise in the epoch losses cannot shrink the step before the iterates have followed it.
 ADAPTIVE_PHASE_STEPS = 1.0
+#: A loss this many times the starting loss means the iterates are blowing up.
+DIVERGENCE_RATIO = 1e6
 
 
 def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-                 window, n_batches):
+                 window, n_batches, start_loss):
     """Apply the stopping rule after epoch ``epoch``, whose loss is ``history[epoch]``.
 
     A phase is the run of epochs since the step was last changed. The fit has stalled when the
@@ -30,6 +32,9 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
     finished never went below ``(1 - tol)`` times the loss at the end of the phase before (a
     smaller step no longer helps) or the step fell below ``eta0 * ADAPTIVE_FLOOR``. An adaptive
     phase also lasts until its steps add up to ``ADAPTIVE_PHASE_STEPS``.
+
+    The fit has diverged when the loss is not finite, exceeds ``DIVERGENCE_RATIO`` times the
+    loss at the start, or has stalled above the loss at the start.
 
     Parameters
     ----------
@@ -55,6 +60,8 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
         Epochs without progress that make a stall (``n_iter_no_change``).
     n_batches : int
         Updates per epoch.
+    start_loss : float
+        Training loss of the starting point.
 
     Returns
     -------
@@ -64,7 +71,8 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
     status : int
         ``RUNNING``, ``CONVERGED`` (stop now) or ``DIVERGED`` (the loss is not finite).
     """
-    if not math.isfinite(history[epoch]):
+    loss = history[epoch]
+    if not math.isfinite(loss) or loss > DIVERGENCE_RATIO * start_loss:
         return phase_start, eta, base_loss, DIVERGED
     first_recent = epoch + 1 - window
     if first_recent <= phase_start:
@@ -79,6 +87,8 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
         best_recent = min(best_recent, history[e])
     if best_recent < best_before * (1.0 - tol):
         return phase_start, eta, base_loss, RUNNING
+    if best_recent > start_loss:
+        return phase_start, eta, base_loss, DIVERGED
     if kind != ADAPTIVE:
         return phase_start, eta, base_loss, CONVERGED if stop_early else RUNNING
     spent = best_before >= base_loss * (1.0 - tol) or eta < eta0 * ADAPTIVE_FLOOR

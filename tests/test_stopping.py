@@ -1,0 +1,80 @@
+"""The end-of-epoch rule: stalls, adaptive steps, divergence, and the epoch budget."""
+
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd import schedules
+from fastgd._stopping import CONVERGED, DIVERGED, RUNNING, end_of_epoch
+from fastgd.datasets import make_problem
+from fastgd.schedules import ADAPTIVE, CONSTANT
+
+
+def run_rule(losses, kind=CONSTANT, tol=1e-4, window=5, n_batches=10, eta0=1.0,
+             start_loss=10.0):
+    """Feed ``losses`` to the rule epoch by epoch; return (epochs seen, status, final eta)."""
+    history = np.asarray(losses, dtype=float)
+    phase_start, eta, base_loss = 0, eta0, np.inf
+    for epoch in range(len(history)):
+        phase_start, eta, base_loss, status = end_of_epoch(
+            history, epoch, phase_start, eta, base_loss, eta0, kind, tol, True, window,
+            n_batches, start_loss)
+        if status != RUNNING:
+            return epoch + 1, status, eta
+    return len(history), RUNNING, eta
+
+
+def test_steady_small_progress_never_stalls():
+    losses = 1.0 + 0.999 ** np.arange(2000)  # 0.1% of the excess per epoch, forever
+    assert run_rule(losses, tol=1e-5)[1] == RUNNING
+
+
+def test_noise_floor_stalls_after_the_window():
+    rng = np.random.default_rng(0)
+    losses = 1.0 + 1e-6 * rng.random(100)
+    losses[:3] = [3.0, 2.0, 1.5]
+    epochs, status, _ = run_rule(losses)
+    assert status == CONVERGED and epochs <= 12
+
+
+def test_adaptive_divides_by_five_then_stops_when_smaller_steps_stop_helping():
+    losses = np.r_[[2.0, 1.5], np.full(10, 1.2), np.full(10, 1.1), np.full(40, 1.1)]
+    epochs, status, eta = run_rule(losses, kind=ADAPTIVE)
+    assert status == CONVERGED
+    assert eta == pytest.approx(1.0 / 25)  # one division for 1.2 -> 1.1, one that gave nothing
+
+
+def test_adaptive_phase_lasts_until_its_steps_add_up():
+    losses = np.r_[2.0, np.full(60, 1.0)]
+    # 10 updates of 0.005 per epoch: a phase needs 20 epochs before it may stall
+    epochs, status, _ = run_rule(losses, kind=ADAPTIVE, eta0=0.005)
+    assert status == RUNNING or epochs >= 20
+
+
+@pytest.mark.parametrize("losses", [[1.0, np.nan], [1.0, np.inf], [1.0, 1e8]])
+def test_blow_up_is_divergence(losses):
+    assert run_rule(losses)[1] == DIVERGED
+
+
+def test_stalling_above_the_start_is_divergence():
+    assert run_rule(np.full(20, 50.0), start_loss=10.0)[1] == DIVERGED
+
+
+def test_tol_none_runs_every_epoch(backend):
+    X, y, _, _ = make_problem("several", random_state=0)
+    res = fastgd.fit(X, y, epochs=37, tol=None, random_state=0, backend=backend)
+    assert res.n_epochs == 37 and len(res.loss_history) == 37 and not res.converged
+    assert res.n_updates == 37 * int(np.ceil(len(X) / 32))
+
+
+def test_default_rule_converges_before_the_budget(backend):
+    X, y, _, _ = make_problem("tall", random_state=0)
+    res = fastgd.fit(X, y, random_state=0, backend=backend)
+    assert res.converged and res.n_epochs < 1000
+
+
+def test_auto_reports_the_schedule_it_chose():
+    X, y, _, _ = make_problem("several", random_state=0)
+    res = fastgd.fit(X, y, epochs=3)
+    assert isinstance(res.learning_rate, schedules.Adaptive)
+    assert 0 < res.learning_rate.eta0 <= 1.0
