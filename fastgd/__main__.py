@@ -1,0 +1,35 @@
+"""Command line: ``python -m fastgd demo`` (or the ``fastgd`` console script)."""
+
+import argparse
+import sys
+
+
+def main(argv=None):
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status.
+    """
+    parser = argparse.ArgumentParser(prog="fastgd", description="Least-squares linear models "
+                                     "by mini-batch gradient descent.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="rerun the lecture's examples and time the backends")
+    demo.add_argument("--seed", type=int, default=None, help="seed of data and shuffling")
+    demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from ._demo import run_demo
+
+        run_demo(seed=args.seed, repeats=args.repeats)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

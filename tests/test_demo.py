@@ -1,0 +1,30 @@
+"""The main job: ``python -m fastgd demo``."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+from fastgd._demo import run_demo
+
+
+def test_demo_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "fastgd", "demo", "--seed", "3", "--repeats",
+                           "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "seed 3" in done.stdout
+    for word in ("One feature", "Three features", "lstsq", "numba", "numpy"):
+        assert word in done.stdout
+
+
+def test_demo_auto_fit_is_as_good_as_lstsq():
+    lines = []
+    run_demo(seed=5, repeats=1, out=lines.append)
+    auto = [float(line.split()[-2]) for line in lines if line.strip().startswith("auto")]
+    assert len(auto) == 2 and all(np.abs(auto) <= 1e-3)
+
+
+def test_bad_command_exits_with_usage():
+    done = subprocess.run([sys.executable, "-m", "fastgd", "nonsense"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "usage" in done.stderr
