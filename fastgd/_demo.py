@@ -71,11 +71,11 @@ def run_demo(seed=None, repeats=20, out=print):
     if seed is None:
         seed = int(np.random.default_rng().integers(0, 10_000))
     out(f"fastgd demo: the lecture's mini-batch gradient descent (seed {seed})\n")
-    X1, y1, w1, b1 = datasets.lecture_one_feature(seed)
+    X1, y1, w1, b1 = datasets.lecture_problem(1, seed)
     kwargs = _example("One feature: y = w1 * x + b + noise, 100 rows, batch 16", X1, y1, w1, b1,
                       seed, out)
     out("")
-    X3, y3, w3, b3 = datasets.lecture_three_features(seed)
+    X3, y3, w3, b3 = datasets.lecture_problem(3, seed)
     _example("Three features: y = X @ w + b + noise, 100 rows, batch 16", X3, y3, w3, b3, seed,
              out)
     out("\nTime of one fit of the one-feature example (5/(t+500), 100 epochs, "

@@ -4,54 +4,36 @@ Every function returns ``(X, y, coef, intercept)``: the data and the true parame
 made from (y = X @ coef + intercept + noise).
 """
 
+from typing import Callable, NamedTuple
+
 import numpy as np
 
-__all__ = ["lecture_one_feature", "lecture_three_features", "make_problem", "FAMILIES"]
+__all__ = ["lecture_problem", "make_problem", "FAMILIES"]
 
 
-def lecture_one_feature(random_state=None, n_samples=100):
-    """The lecture's one-feature problem: ``y = w * x + b + N(0, 1)`` with ``x ~ U(0, 2)``.
+def lecture_problem(n_features=1, random_state=None, n_samples=100):
+    """The lecture's problem: ``y = X @ w + b + N(0, 1)`` with ``X ~ U(0, 2)``.
 
-    The true slope and intercept are integers drawn from 1 to 10, as in the lecture.
+    The true coefficients and intercept are integers drawn from 1 to 10, as in the lecture,
+    which shows it with one feature and with three.
 
     Parameters
     ----------
+    n_features : int, default 1
     random_state : None, int or numpy.random.Generator
     n_samples : int, default 100
 
     Returns
     -------
-    X : ndarray of shape (n_samples, 1)
+    X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
-    coef : ndarray of shape (1,)
+    coef : ndarray of shape (n_features,)
     intercept : float
     """
     rng = np.random.default_rng(random_state)
-    w, b = rng.integers(1, 11, size=2)
-    X = 2 * rng.random((n_samples, 1))
-    y = w * X[:, 0] + b + rng.standard_normal(n_samples)
-    return X, y, np.array([float(w)]), float(b)
-
-
-def lecture_three_features(random_state=None, n_samples=100):
-    """The lecture's three-feature problem: ``y = X @ w + b + N(0, 1)`` with ``X ~ U(0, 2)``.
-
-    Parameters
-    ----------
-    random_state : None, int or numpy.random.Generator
-    n_samples : int, default 100
-
-    Returns
-    -------
-    X : ndarray of shape (n_samples, 3)
-    y : ndarray of shape (n_samples,)
-    coef : ndarray of shape (3,)
-    intercept : float
-    """
-    rng = np.random.default_rng(random_state)
-    w = rng.integers(1, 11, size=3).astype(float)
+    w = rng.integers(1, 11, size=n_features).astype(float)
     b = float(rng.integers(1, 11))
-    X = 2 * rng.random((n_samples, 3))
+    X = 2 * rng.random((n_samples, n_features))
     y = X @ w + b + rng.standard_normal(n_samples)
     return X, y, w, b
 
@@ -78,21 +60,30 @@ def _correlated_root(d, rho):
     return np.linalg.cholesky(rho ** np.abs(idx[:, None] - idx[None, :])).T
 
 
-#: Problem families: name -> (maker(rng), fit_intercept, well_conditioned).
+class Family(NamedTuple):
+    """A problem family: its maker, whether its model has an intercept, its conditioning."""
+
+    make: Callable
+    fit_intercept: bool
+    well_conditioned: bool
+
+
+#: Problem families by name.
 FAMILIES = {
-    "one_feature": (lambda rng: lecture_one_feature(rng), True, True),
-    "several": (lambda rng: _gaussian(rng, 1000, 5), True, True),
-    "tall": (lambda rng: _gaussian(rng, 20_000, 8), True, True),
-    "wide": (lambda rng: _gaussian(rng, 2000, 200), True, True),
-    "badly_scaled": (
+    "one_feature": Family(lambda rng: lecture_problem(1, rng), True, True),
+    "several": Family(lambda rng: _gaussian(rng, 1000, 5), True, True),
+    "tall": Family(lambda rng: _gaussian(rng, 20_000, 8), True, True),
+    "wide": Family(lambda rng: _gaussian(rng, 2000, 200), True, True),
+    "badly_scaled": Family(
         lambda rng: _gaussian(rng, 1000, 6, col_scale=np.logspace(-2, 3, 6),
                               col_offset=np.logspace(3, -2, 6)),
         True, True),
-    "large_intercept": (lambda rng: _gaussian(rng, 1000, 4, intercept=1e4), True, True),
-    "correlated": (lambda rng: _gaussian(rng, 1000, 8, cov_root=_correlated_root(8, 0.9)),
-                   True, False),
-    "no_intercept": (lambda rng: _gaussian(rng, 1000, 5, intercept=0.0, col_offset=np.full(5, 3.0)),
-                     False, True),
+    "large_intercept": Family(lambda rng: _gaussian(rng, 1000, 4, intercept=1e4), True, True),
+    "correlated": Family(
+        lambda rng: _gaussian(rng, 1000, 8, cov_root=_correlated_root(8, 0.9)), True, False),
+    "no_intercept": Family(
+        lambda rng: _gaussian(rng, 1000, 5, intercept=0.0, col_offset=np.full(5, 3.0)),
+        False, True),
 }
 
 
@@ -117,7 +108,7 @@ def make_problem(family, random_state=0):
     intercept : float
     """
     try:
-        maker = FAMILIES[family][0]
+        maker = FAMILIES[family].make
     except KeyError:
         raise ValueError(f"Unknown family {family!r}: use one of {', '.join(FAMILIES)}.") from None
     return maker(np.random.default_rng(random_state))

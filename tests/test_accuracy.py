@@ -15,11 +15,11 @@ FAMILY_BATCH = {name: (16 if name == "one_feature" else 32) for name in FAMILIES
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_defaults_match_lstsq(family, backend):
     X, y, _, _ = make_problem(family, random_state=0)
-    fit_intercept = FAMILIES[family][1]
+    fit_intercept = FAMILIES[family].fit_intercept
     res = fastgd.fit(X, y, batch_size=FAMILY_BATCH[family], epochs=200,
                      fit_intercept=fit_intercept, random_state=1, backend=backend)
     assert excess_mse(X, y, res, fit_intercept) <= 1e-3
-    if FAMILIES[family][2]:  # well conditioned: the coefficients themselves are close
+    if FAMILIES[family].well_conditioned:  # well conditioned: the coefficients themselves are close
         coef, intercept = lstsq_fit(X, y, fit_intercept)
         assert np.max(np.abs(res.coef - coef)) <= 5e-3 * np.max(np.abs(coef))
     assert res.loss_history.shape == (res.n_epochs,)
@@ -40,7 +40,7 @@ def test_lecture_one_feature_with_lecture_schedule(backend):
 
     Its 1/t decay is slower than "auto": after 1000 epochs it is within 1% of lstsq's MSE.
     """
-    X, y, _, _ = fastgd.datasets.lecture_one_feature(random_state=4)
+    X, y, _, _ = fastgd.datasets.lecture_problem(1, random_state=4)
     res = fastgd.fit(X, y, batch_size=16, epochs=1000, tol=None, random_state=0,
                      learning_rate=schedules.InverseTime(5, 50), backend=backend)
     assert excess_mse(X, y, res) <= 1e-2
