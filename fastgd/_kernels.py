@@ -5,16 +5,27 @@ validates and prepares the problem first. The model is fitted in a standardised 
 ``x' = (x - x_offset) / x_scale`` and ``y' = (y - y_offset) / y_scale`` are applied on the fly to
 the rows of the user's array (never to a copy of it), which costs O(d) per batch. With offsets
 0 and scales 1 this is plain mini-batch gradient descent on the raw data.
+
+Speed: an epoch reads the rows in shuffled order, so its cost is memory latency, not
+arithmetic. The loops prefetch the rows ``PREFETCH_DISTANCE`` positions ahead (of X and of y),
+the shuffle prefetches the slots it is about to swap, the index array is int32 when n allows,
+and rows are processed in pairs so that two dot products are in flight at once.
 """
 
 import numpy as np
 
-from ._jit import kernel
+from ._intrinsics import prefetch
+from ._jit import kernel, reassociating_kernel
 from ._stopping import RUNNING, end_of_epoch
 from .schedules import step_size
 
 _step_size = kernel(step_size)
 _end_of_epoch = kernel(end_of_epoch)
+
+#: Rows ahead of the current one whose loads are started early (measured best: 8 to 12).
+PREFETCH_DISTANCE = 8
+#: Swaps ahead of the current one whose slots the shuffle prefetches.
+SHUFFLE_LOOKAHEAD = 16
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -34,46 +45,76 @@ def _splitmix64(state):
 
 
 @kernel
+def _uniform_below(state, m):
+    """A draw from {0, ..., m - 1} (53 random bits scaled: bias below m / 2**53)."""
+    return np.int64(np.float64(_splitmix64(state) >> _S11) * _INV_2_53 * m)
+
+
+@kernel
 def _shuffle(index, state):
-    """Fisher-Yates shuffle of ``index`` in place, drawing from the SplitMix64 ``state``."""
-    for i in range(index.shape[0] - 1, 0, -1):
-        u = np.float64(_splitmix64(state) >> _S11) * _INV_2_53
-        j = np.int64(u * (i + 1))
+    """Fisher-Yates shuffle of ``index`` in place, drawing from the SplitMix64 ``state``.
+
+    Position ``i`` (from the end down) swaps with a uniform ``j <= i``. The ``j`` of the next
+    ``SHUFFLE_LOOKAHEAD`` swaps are drawn early and their slots prefetched; the permutation is
+    the same as drawing each ``j`` at its swap.
+    """
+    n = index.shape[0]
+    ahead = np.empty(SHUFFLE_LOOKAHEAD, dtype=np.int64)
+    for k in range(min(SHUFFLE_LOOKAHEAD, n - 1)):
+        ahead[k] = _uniform_below(state, n - k)
+        prefetch(index, ahead[k])
+    k = 0
+    for i in range(n - 1, 0, -1):
+        j = ahead[k]
+        later = i - SHUFFLE_LOOKAHEAD
+        if later >= 1:
+            ahead[k] = _uniform_below(state, later + 1)
+            prefetch(index, ahead[k])
+        k = k + 1 if k + 1 < SHUFFLE_LOOKAHEAD else 0
         tmp = index[i]
         index[i] = index[j]
         index[j] = tmp
 
 
 @kernel
-def _effective_weights(coef, intercept, x_offset, x_scale, v):
+def _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v):
     """Write into ``v`` the weights on raw rows; return the matching constant term.
 
-    The standardised model ``x' . coef + intercept`` equals ``x . v + c`` on a raw row x.
+    The standardised residual ``x' . coef + intercept - y'`` of a raw row ``(x, y)`` equals
+    ``x . v + c - y / y_scale``.
     """
-    c = intercept[0]
+    c = intercept[0] + y_offset / y_scale
     for j in range(coef.shape[0]):
         v[j] = coef[j] / x_scale[j]
         c -= x_offset[j] * v[j]
     return c
 
 
-@kernel
+@reassociating_kernel
 def _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
     """Training loss ``(1/2) mean(r^2)`` of the standardised model over all rows of X."""
     n, d = X.shape
-    c = _effective_weights(coef, intercept, x_offset, x_scale, v)
+    c = _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v)
     inv_y_scale = 1.0 / y_scale
     rr_sum = 0.0
-    for i in range(n):
-        f = c
+    i = 0
+    while i + 1 < n:
+        f1 = c - y[i] * inv_y_scale
+        f2 = c - y[i + 1] * inv_y_scale
         for j in range(d):
-            f += X[i, j] * v[j]
-        r = f - (y[i] - y_offset) * inv_y_scale
-        rr_sum += r * r
+            f1 += X[i, j] * v[j]
+            f2 += X[i + 1, j] * v[j]
+        rr_sum += f1 * f1 + f2 * f2
+        i += 2
+    if i < n:
+        f1 = c - y[i] * inv_y_scale
+        for j in range(d):
+            f1 += X[i, j] * v[j]
+        rr_sum += f1 * f1
     return 0.5 * rr_sum / n
 
 
-@kernel
+@reassociating_kernel
 def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
                   coef, intercept, fit_intercept, eta, v, g):
     """One gradient step on the rows ``index[start:stop]``.
@@ -83,19 +124,38 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
     ``(sum(r * x) - x_offset * sum(r)) / x_scale``.
     """
     d = X.shape[1]
-    c = _effective_weights(coef, intercept, x_offset, x_scale, v)
-    g[:] = 0.0
+    n_index = index.shape[0]
+    c = _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v)
     inv_y_scale = 1.0 / y_scale
+    g[:] = 0.0
     r_sum = 0.0
-    for p in range(start, stop):
-        i = index[p]
-        f = c
+    p = start
+    while p + 1 < stop:
+        ahead = p + PREFETCH_DISTANCE
+        if ahead + 1 < n_index:
+            prefetch(X, index[ahead])
+            prefetch(y, index[ahead])
+            prefetch(X, index[ahead + 1])
+            prefetch(y, index[ahead + 1])
+        i1 = index[p]
+        i2 = index[p + 1]
+        r1 = c - y[i1] * inv_y_scale
+        r2 = c - y[i2] * inv_y_scale
         for j in range(d):
-            f += X[i, j] * v[j]
-        r = f - (y[i] - y_offset) * inv_y_scale
-        r_sum += r
+            r1 += X[i1, j] * v[j]
+            r2 += X[i2, j] * v[j]
+        r_sum += r1 + r2
         for j in range(d):
-            g[j] += r * X[i, j]
+            g[j] += r1 * X[i1, j] + r2 * X[i2, j]
+        p += 2
+    if p < stop:
+        i1 = index[p]
+        r1 = c - y[i1] * inv_y_scale
+        for j in range(d):
+            r1 += X[i1, j] * v[j]
+        r_sum += r1
+        for j in range(d):
+            g[j] += r1 * X[i1, j]
     step = eta / (stop - start)
     for j in range(d):
         coef[j] -= step * (g[j] - x_offset[j] * r_sum) / x_scale[j]
@@ -104,15 +164,17 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
 
 
 @kernel
-def _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept,
-                batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol,
-                stop_early, n_iter_no_change, loss_history):
+def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+                fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2,
+                tol, stop_early, n_iter_no_change, loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
     ----------
     X : ndarray of shape (n, d), float32 or float64, C-contiguous
     y : ndarray of shape (n,), same dtype as X
+    index : ndarray of shape (n,), int32 or int64
+        ``arange(n)``; shuffled in place, epoch after epoch.
     x_offset, x_scale : ndarray of shape (d,), float64
         Standardisation of the columns of X (0 and 1 for none).
     y_offset, y_scale : float
@@ -142,7 +204,6 @@ def _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit
         ``RUNNING`` (the epoch budget ran out), ``CONVERGED`` or ``DIVERGED``.
     """
     n, d = X.shape
-    index = np.arange(n)
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
     v = np.empty(d)
@@ -180,7 +241,8 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
         drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
         loss_history):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result."""
-    return _run_epochs(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+    n = X.shape[0]
+    index = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    return _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                        fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
-                       p1, p2, tol, stop_early, n_iter_no_change,
-                       loss_history)
+                       p1, p2, tol, stop_early, n_iter_no_change, loss_history)
