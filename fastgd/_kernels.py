@@ -164,6 +164,23 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
 
 
 @kernel
+def _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+           fit_intercept, batch_size, n_batches, shuffle, kind, eta, p1, p2, t, epoch, v, g):
+    """Shuffle (if ``shuffle``) and run the ``n_batches`` updates of one epoch; return ``t``."""
+    n = X.shape[0]
+    if shuffle:
+        _shuffle(index, state)
+    for b in range(n_batches):
+        start = b * batch_size
+        stop = min(start + batch_size, n)
+        step = _step_size(kind, eta, p1, p2, t, epoch)
+        _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
+                      coef, intercept, fit_intercept, step, v, g)
+        t += 1
+    return t
+
+
+@kernel
 def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                 fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2,
                 tol, stop_early, n_iter_no_change, loss_history):
@@ -217,15 +234,9 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     n_epochs = epochs
     start_loss = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
     for epoch in range(epochs):
-        if shuffle:
-            _shuffle(index, state)
-        for b in range(n_batches):
-            start = b * batch_size
-            stop = min(start + batch_size, n)
-            step = _step_size(kind, eta, p1, p2, t, epoch)
-            _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
-                          coef, intercept, fit_intercept, step, v, g)
-            t += 1
+        t = _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+                   fit_intercept, batch_size, n_batches, shuffle, kind, eta, p1, p2, t, epoch,
+                   v, g)
         loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
                                          intercept, v)
         phase_start, eta, base_loss, status = _end_of_epoch(

@@ -1,0 +1,71 @@
+"""Speed, memory and accuracy of ``fastgd.fit``."""
+
+import numpy as np
+
+import fastgd
+from fastgd import _kernels
+from fastgd.datasets import FAMILIES, make_problem
+
+from .common import EPOCHS, Benchmark, make_regression, relative_excess_mse, warm_up
+
+
+class Fit(Benchmark):
+    """A whole ``fastgd.fit`` call of ``EPOCHS`` epochs (tol=None), shuffling on."""
+
+    params = ([10_000, 100_000], [10, 100], [32, 256], ["float32", "float64"],
+              ["numba", "numpy"])
+    param_names = ["n_samples", "n_features", "batch_size", "dtype", "backend"]
+
+    def setup(self, n_samples, n_features, batch_size, dtype, backend):
+        self.X, self.y = make_regression(n_samples, n_features, dtype)
+        warm_up(backend, dtype)
+
+    def _fit(self, batch_size, backend):
+        return fastgd.fit(self.X, self.y, batch_size=batch_size, epochs=EPOCHS, tol=None,
+                          random_state=0, backend=backend)
+
+    def time_fit(self, n_samples, n_features, batch_size, dtype, backend):
+        self._fit(batch_size, backend)
+
+    def peakmem_fit(self, n_samples, n_features, batch_size, dtype, backend):
+        self._fit(batch_size, backend)
+
+
+class EpochKernel(Benchmark):
+    """The Numba kernel alone: one shuffle and one epoch of updates."""
+
+    params = ([100_000, 1_000_000], [10], [32, 256], ["float32", "float64"])
+    param_names = ["n_samples", "n_features", "batch_size", "dtype"]
+
+    def setup(self, n_samples, n_features, batch_size, dtype):
+        self.X, self.y = make_regression(n_samples, n_features, dtype)
+        self.index = np.arange(n_samples, dtype=np.int32)
+        self.state = np.array([12345], dtype=np.uint64)
+        self.x_offset, self.x_scale = np.zeros(n_features), np.ones(n_features)
+        self.coef, self.intercept = np.zeros(n_features), np.zeros(1)
+        self.v, self.g = np.empty(n_features), np.empty(n_features)
+        self.n_batches = -(-n_samples // batch_size)
+        self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile
+
+    def time_epoch_kernel(self, n_samples, n_features, batch_size, dtype):
+        _kernels._epoch(self.X, self.y, self.index, self.state, self.x_offset, self.x_scale,
+                        0.0, 1.0, self.coef, self.intercept, True, batch_size, self.n_batches,
+                        True, 0, 1e-3, 0.0, 0.0, 0, 0, self.v, self.g)
+
+
+class Accuracy(Benchmark):
+    """Relative excess training MSE over np.linalg.lstsq with the defaults and 200 epochs."""
+
+    params = (list(FAMILIES),)
+    param_names = ["family"]
+    unit = "relative excess MSE"
+
+    def setup(self, family):
+        self.X, self.y, _, _ = make_problem(family, random_state=0)
+        self.fit_intercept = FAMILIES[family].fit_intercept
+        warm_up()
+
+    def track_excess_mse(self, family):
+        result = fastgd.fit(self.X, self.y, batch_size=16 if family == "one_feature" else 32,
+                            epochs=200, fit_intercept=self.fit_intercept, random_state=1)
+        return relative_excess_mse(self.X, self.y, result, self.fit_intercept)
