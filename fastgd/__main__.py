@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastgd demo`` (or the ``fastgd`` console script)."""
+"""Command line: ``python -m fastgd demo|bench`` (or the ``fastgd`` console script)."""
 
 import argparse
 import sys
@@ -23,11 +23,18 @@ def main(argv=None):
     demo = commands.add_parser("demo", help="rerun the lecture's examples and time the backends")
     demo.add_argument("--seed", type=int, default=None, help="seed of data and shuffling")
     demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend")
+    bench = commands.add_parser("bench", help="time fastgd against its peers on the same data")
+    bench.add_argument("--quick", action="store_true", help="small cases only")
+    bench.add_argument("--repeats", type=int, default=3, help="timed runs of the fast methods")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run_demo
 
         run_demo(seed=args.seed, repeats=args.repeats)
+    elif args.command == "bench":
+        from ._bench import run_bench
+
+        run_bench(quick=args.quick, repeats=args.repeats)
     return 0
 
 

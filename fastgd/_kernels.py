@@ -229,6 +229,7 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     t = 0
     eta = eta0
     phase_start = 0
+    best_before = np.inf
     base_loss = np.inf
     status = RUNNING
     n_epochs = epochs
@@ -239,9 +240,9 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
                    v, g)
         loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
                                          intercept, v)
-        phase_start, eta, base_loss, status = _end_of_epoch(
-            loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-            n_iter_no_change, n_batches, start_loss)
+        phase_start, best_before, eta, base_loss, status = _end_of_epoch(
+            loss_history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
+            stop_early, n_iter_no_change, n_batches, start_loss)
         if status != RUNNING:
             n_epochs = epoch + 1
             break

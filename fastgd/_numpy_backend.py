@@ -30,7 +30,7 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
         return 0.5 * np.mean(residual**2)
 
     start_loss = training_loss()
-    t, eta, phase_start, base_loss, status = 0, eta0, 0, np.inf, RUNNING
+    t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs):
             if shuffle:
@@ -45,9 +45,9 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
                     intercept[0] -= eta_t * residual.mean()
                 t += 1
             loss_history[epoch] = training_loss()
-            phase_start, eta, base_loss, status = end_of_epoch(
-                loss_history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-                n_iter_no_change, n_batches, start_loss)
+            phase_start, best_before, eta, base_loss, status = end_of_epoch(
+                loss_history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
+                stop_early, n_iter_no_change, n_batches, start_loss)
             if status != RUNNING:
                 return epoch + 1, t, status
     return epochs, t, status

@@ -12,6 +12,8 @@ from . import schedules
 
 #: Rows used to estimate the curvature of the standardised problem.
 CURVATURE_ROWS = 2048
+#: Up to this many features the largest eigenvalue comes from an exact eigensolver.
+EXACT_EIGEN_FEATURES = 64
 #: Power-iteration steps for the largest eigenvalue of the standardised Gram matrix.
 POWER_ITERATIONS = 30
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
@@ -92,12 +94,14 @@ def column_offsets_scales(X, center):
     offset, scale : ndarray of shape (d,), float64
     """
     n, d = X.shape
-    offset = X.mean(axis=0, dtype=np.float64) if center else np.zeros(d)
+    offset = X.sum(axis=0, dtype=np.float64) / n if center else np.zeros(d)
     sum_sq = np.zeros(d)
     rows = max(1, CHUNK_BYTES // (8 * d))
-    for start in range(0, n, rows):
-        chunk = X[start:start + rows] - offset
-        sum_sq += np.einsum("ij,ij->j", chunk, chunk)
+    with np.errstate(over="ignore"):  # an overflow is reported just below, as a ValueError
+        for start in range(0, n, rows):
+            chunk = X[start:start + rows] - offset
+            chunk *= chunk
+            sum_sq += chunk.sum(axis=0)
     scale = np.sqrt(sum_sq / n)
     if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
         raise ValueError(
@@ -116,25 +120,30 @@ def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
     2018, "The power of interpolation"), with ``beta`` the mean squared row norm (they use the
     largest; the mean keeps one outlying row from shrinking every step) and ``lambda_max`` the
     largest eigenvalue of the Gram matrix divided by n, both of the standardised rows (the
-    intercept adds a column of ones). ``lambda_max`` is found by power iteration on up to
-    ``CURVATURE_ROWS`` evenly spaced rows.
+    intercept adds a column of ones). ``lambda_max`` is computed on up to ``CURVATURE_ROWS`` evenly
+    spaced rows: exactly for up to ``EXACT_EIGEN_FEATURES`` features, by power iteration above.
 
     Returns
     -------
     float
     """
-    n = X.shape[0]
-    rows = np.unique(np.linspace(0, n - 1, min(n, CURVATURE_ROWS)).astype(np.intp))
+    n, d = X.shape
+    rows = slice(None) if n <= CURVATURE_ROWS else np.linspace(0, n - 1, CURVATURE_ROWS).astype(
+        np.intp)
     Z = (X[rows] - x_offset) / x_scale
-    beta = float(np.einsum("ij,ij->", Z, Z)) / len(rows) + fit_intercept
-    v = np.random.default_rng(0).standard_normal(Z.shape[1])
-    lam = 0.0
-    for _ in range(POWER_ITERATIONS):
-        u = Z.T @ (Z @ v) / len(rows)
-        lam = float(np.linalg.norm(u))
-        if lam == 0.0:
-            break
-        v = u / lam
+    m = Z.shape[0]
+    beta = float(np.square(Z).sum()) / m + fit_intercept
+    if d <= EXACT_EIGEN_FEATURES:
+        lam = float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
+    else:
+        v = np.random.default_rng(0).standard_normal(d)
+        lam = 0.0
+        for _ in range(POWER_ITERATIONS):
+            u = Z.T @ (Z @ v) / m
+            lam = float(np.sqrt(u @ u))
+            if lam == 0.0:
+                break
+            v = u / lam
     lam = max(lam, 1.0 if fit_intercept else 0.0)
     denominator = beta + (batch_size - 1) * lam
     return batch_size / denominator if denominator > 0 else 1.0

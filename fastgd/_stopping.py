@@ -19,8 +19,8 @@ ADAPTIVE_PHASE_STEPS = 1.0
 DIVERGENCE_RATIO = 1e6
 
 
-def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, stop_early,
-                 window, n_batches, start_loss):
+def end_of_epoch(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
+                 stop_early, window, n_batches, start_loss):
     """Apply the stopping rule after epoch ``epoch``, whose loss is ``history[epoch]``.
 
     A phase is the run of epochs since the step was last changed. The fit has stalled when the
@@ -44,6 +44,9 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
         Index of the epoch just run.
     phase_start : int
         First epoch of the current phase.
+    best_before : float
+        Lowest loss of the phase's epochs before the last ``window`` ones of the previous
+        call (``inf`` at the start of a phase); updated here, so the rule costs O(window).
     eta : float
         Current step (only an adaptive schedule changes it).
     base_loss : float
@@ -66,6 +69,7 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
     Returns
     -------
     phase_start : int
+    best_before : float
     eta : float
     base_loss : float
     status : int
@@ -73,25 +77,23 @@ def end_of_epoch(history, epoch, phase_start, eta, base_loss, eta0, kind, tol, s
     """
     loss = history[epoch]
     if not math.isfinite(loss) or loss > DIVERGENCE_RATIO * start_loss:
-        return phase_start, eta, base_loss, DIVERGED
+        return phase_start, best_before, eta, base_loss, DIVERGED
     first_recent = epoch + 1 - window
     if first_recent <= phase_start:
-        return phase_start, eta, base_loss, RUNNING
+        return phase_start, best_before, eta, base_loss, RUNNING
+    best_before = min(best_before, history[first_recent - 1])
     if kind == ADAPTIVE and (epoch + 1 - phase_start) * n_batches * eta < ADAPTIVE_PHASE_STEPS:
-        return phase_start, eta, base_loss, RUNNING
-    best_before = history[phase_start]
-    for e in range(phase_start, first_recent):
-        best_before = min(best_before, history[e])
+        return phase_start, best_before, eta, base_loss, RUNNING
     best_recent = history[first_recent]
     for e in range(first_recent, epoch + 1):
         best_recent = min(best_recent, history[e])
     if best_recent < best_before * (1.0 - tol):
-        return phase_start, eta, base_loss, RUNNING
+        return phase_start, best_before, eta, base_loss, RUNNING
     if best_recent > start_loss:
-        return phase_start, eta, base_loss, DIVERGED
+        return phase_start, best_before, eta, base_loss, DIVERGED
     if kind != ADAPTIVE:
-        return phase_start, eta, base_loss, CONVERGED if stop_early else RUNNING
+        return phase_start, best_before, eta, base_loss, CONVERGED if stop_early else RUNNING
     spent = best_before >= base_loss * (1.0 - tol) or eta < eta0 * ADAPTIVE_FLOOR
     if stop_early and spent:
-        return phase_start, eta, base_loss, CONVERGED
-    return epoch + 1, eta / ADAPTIVE_DIVISOR, history[epoch], RUNNING
+        return phase_start, best_before, eta, base_loss, CONVERGED
+    return epoch + 1, math.inf, eta / ADAPTIVE_DIVISOR, loss, RUNNING

@@ -14,11 +14,11 @@ def run_rule(losses, kind=CONSTANT, tol=1e-4, window=5, n_batches=10, eta0=1.0,
              start_loss=10.0):
     """Feed ``losses`` to the rule epoch by epoch; return (epochs seen, status, final eta)."""
     history = np.asarray(losses, dtype=float)
-    phase_start, eta, base_loss = 0, eta0, np.inf
+    phase_start, best_before, eta, base_loss = 0, np.inf, eta0, np.inf
     for epoch in range(len(history)):
-        phase_start, eta, base_loss, status = end_of_epoch(
-            history, epoch, phase_start, eta, base_loss, eta0, kind, tol, True, window,
-            n_batches, start_loss)
+        phase_start, best_before, eta, base_loss, status = end_of_epoch(
+            history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol, True,
+            window, n_batches, start_loss)
         if status != RUNNING:
             return epoch + 1, status, eta
     return len(history), RUNNING, eta

@@ -1,0 +1,241 @@
+"""``python -m fastgd bench``: fastgd against its peers on identical data, in one run.
+
+Every method runs plain mini-batch gradient descent with the same rows, features, batch size,
+constant step, number of epochs and per-epoch shuffling; each is warmed up first (JIT compile,
+first-call imports), then timed as the best of a few runs. Optional peers (scikit-learn,
+PyTorch) are imported only if installed.
+"""
+
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import schedules
+from ._fit import fit
+
+STEP = 1e-3
+
+
+@dataclass(frozen=True)
+class Case:
+    """One comparison: data shape, batch size, epochs timed."""
+
+    name: str
+    n_samples: int
+    n_features: int
+    batch_size: int
+    epochs: int
+    whole_fit: bool = False  # report seconds per whole fit instead of per epoch
+
+
+CASES = [
+    Case("lecture 100x1 b16 (whole fit, 100 epochs)", 100, 1, 16, 100, whole_fit=True),
+    Case("100,000x10 b32", 100_000, 10, 32, 3),
+    Case("100,000x10 b256", 100_000, 10, 256, 3),
+    Case("1,000,000x10 b32", 1_000_000, 10, 32, 2),
+    Case("1,000,000x10 b256", 1_000_000, 10, 256, 2),
+    Case("20,000x1,000 b64", 20_000, 1_000, 64, 2),
+]
+QUICK_CASES = [
+    Case("lecture 100x1 b16 (whole fit, 100 epochs)", 100, 1, 16, 100, whole_fit=True),
+    Case("20,000x10 b32", 20_000, 10, 32, 2),
+    Case("2,000x200 b64", 2_000, 200, 64, 2),
+]
+
+
+def make_data(n_samples, n_features, dtype=np.float64, seed=0):
+    """Standard-normal features, a random linear model and unit noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    y = X @ rng.uniform(-2, 2, n_features) + 1.5 + rng.standard_normal(n_samples)
+    return X.astype(dtype), y.astype(dtype)
+
+
+def best_time(func, repeats):
+    """Best wall time of ``repeats`` calls of ``func`` (warm it up before)."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fastgd_fit(X, y, batch_size, epochs, backend):
+    return fit(X, y, batch_size=batch_size, epochs=epochs, tol=None, random_state=0,
+               learning_rate=schedules.Constant(STEP), backend=backend)
+
+
+def lecture_loop(X, y, batch_size, epochs, seed=0):
+    """Mini-batch gradient descent as the lecture writes it in NumPy."""
+    rng = np.random.default_rng(seed)
+    m = len(X)
+    X_b = np.c_[np.ones((m, 1)), X]
+    theta = np.zeros(X_b.shape[1])
+    for _ in range(epochs):
+        shuffled = rng.permutation(m)
+        X_s, y_s = X_b[shuffled], y[shuffled]
+        for i in range(0, m, batch_size):
+            xi, yi = X_s[i:i + batch_size], y_s[i:i + batch_size]
+            gradients = xi.T @ (xi @ theta - yi) / len(xi)
+            theta = theta - STEP * gradients
+    return theta
+
+
+def sklearn_fit(X, y, batch_size, epochs):
+    """scikit-learn's SGDRegressor: one update per sample (it has no mini-batches)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDRegressor
+
+    model = SGDRegressor(penalty=None, tol=None, max_iter=epochs, learning_rate="constant",
+                         eta0=STEP, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, y)
+    return model
+
+
+def torch_fit(X, y, batch_size, epochs):
+    """PyTorch on the CPU: randperm, autograd and optim.SGD, one step per batch."""
+    import torch
+
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    w = torch.zeros(X.shape[1], dtype=Xt.dtype, requires_grad=True)
+    b = torch.zeros(1, dtype=Xt.dtype, requires_grad=True)
+    optimizer = torch.optim.SGD([w, b], lr=STEP)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(epochs):
+        order = torch.randperm(len(Xt), generator=generator)
+        for i in range(0, len(Xt), batch_size):
+            rows = order[i:i + batch_size]
+            loss = 0.5 * ((Xt[rows] @ w + b - yt[rows]) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return w, b
+
+
+def _available(module):
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def peers():
+    """Name -> function(X, y, batch_size, epochs) of every method that can run here."""
+    methods = {
+        "fastgd numba": lambda X, y, b, e: fastgd_fit(X, y, b, e, "numba"),
+        "fastgd numpy": lambda X, y, b, e: fastgd_fit(X, y, b, e, "numpy"),
+        "lecture NumPy loop": lecture_loop,
+    }
+    if _available("sklearn"):
+        methods["sklearn SGDRegressor"] = sklearn_fit
+    if _available("torch"):
+        methods["PyTorch SGD"] = torch_fit
+    return methods
+
+
+def compare(case, repeats, out):
+    """Time every method on ``case`` and print a row per method with its ratio to fastgd."""
+    X, y = make_data(case.n_samples, case.n_features)
+    unit = "s per fit" if case.whole_fit else "s per epoch"
+    out(f"\n{case.name}")
+    times = {}
+    for name, method in peers().items():
+        method(X[:256], y[:256], case.batch_size, 1)  # warm up: compile, imports
+        slow = name not in ("fastgd numba",)
+        runs = 1 if slow and not case.whole_fit else repeats
+        seconds = best_time(lambda: method(X, y, case.batch_size, case.epochs), runs)
+        times[name] = seconds if case.whole_fit else seconds / case.epochs
+    times["X.sum() (one pass)"] = best_time(X.sum, repeats)
+    reference = times["fastgd numba"]
+    for name, seconds in times.items():
+        ratio = seconds / reference
+        note = f"{ratio:8.1f}x fastgd numba" if name != "fastgd numba" else ""
+        if name.startswith("X.sum"):
+            note = f"fastgd numba = {reference / seconds:.1f}x this floor"
+        out(f"  {name:22} {seconds:11.6f} {unit}   {note}")
+    return times
+
+
+def float32_speedup(n_samples, n_features, batch_size, repeats, out):
+    """Epoch time of float64 over float32 input on the same data."""
+    X, y = make_data(n_samples, n_features)
+    X32, y32 = X.astype(np.float32), y.astype(np.float32)
+    fastgd_fit(X32[:64], y32[:64], batch_size, 1, "numba")
+    t64 = best_time(lambda: fastgd_fit(X, y, batch_size, 2, "numba"), repeats)
+    t32 = best_time(lambda: fastgd_fit(X32, y32, batch_size, 2, "numba"), repeats)
+    out(f"\nfloat32 vs float64, {n_samples:,}x{n_features:,} b{batch_size}: float32 is "
+        f"{t64 / t32:.2f}x faster")
+
+
+def auto_vs_lstsq(n_samples, n_features, out):
+    """A default ("auto") fit against np.linalg.lstsq: time and excess training MSE."""
+    X, y = make_data(n_samples, n_features)
+    fit(X[:256], y[:256], epochs=2)
+    start = time.perf_counter()
+    result = fit(X, y, random_state=0)
+    t_fit = time.perf_counter() - start
+    A = np.column_stack([X, np.ones(len(X))])
+    start = time.perf_counter()
+    solution = np.linalg.lstsq(A, y, rcond=None)[0]
+    t_lstsq = time.perf_counter() - start
+    best = np.mean((A @ solution - y) ** 2)
+    excess = np.mean((result.predict(X) - y) ** 2) / best - 1
+    out(f"\ndefault fit of {n_samples:,}x{n_features}: {t_fit:.3f} s, {result.n_epochs} epochs, "
+        f"relative excess MSE {excess:.1e}; np.linalg.lstsq: {t_lstsq:.3f} s")
+
+
+def two_threads(n_samples, n_features, batch_size, out):
+    """Two fits in two threads against the same two fits one after the other."""
+    X, y = make_data(n_samples, n_features)
+    fastgd_fit(X[:64], y[:64], batch_size, 1, "numba")
+    one_after_other = best_time(lambda: [fastgd_fit(X, y, batch_size, 3, "numba")
+                                         for _ in range(2)], 2)
+
+    def concurrently():
+        threads = [threading.Thread(target=fastgd_fit, args=(X, y, batch_size, 3, "numba"))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    together = best_time(concurrently, 2)
+    out(f"\ntwo fits of {n_samples:,}x{n_features} in two threads: {together / one_after_other:.2f}"
+        " of the time one after the other")
+
+
+def run_bench(quick=False, repeats=3, out=print):
+    """Print the comparison tables.
+
+    Parameters
+    ----------
+    quick : bool, default False
+        Small cases only (seconds, for a smoke test).
+    repeats : int, default 3
+        Timed runs of the fast methods (the best is kept).
+    out : callable, default print
+        Receives each line.
+    """
+    out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
+        f"best of {repeats}, peers warmed first")
+    missing = [name for name, module in (("scikit-learn", "sklearn"), ("PyTorch", "torch"))
+               if not _available(module)]
+    if missing:
+        out(f"(not installed, left out: {', '.join(missing)})")
+    for case in QUICK_CASES if quick else CASES:
+        compare(case, repeats, out)
+    if quick:
+        float32_speedup(20_000, 200, 64, repeats, out)
+        auto_vs_lstsq(20_000, 10, out)
+        two_threads(20_000, 10, 32, out)
+    else:
+        float32_speedup(20_000, 1_000, 64, repeats, out)
+        auto_vs_lstsq(1_000_000, 10, out)
+        two_threads(1_000_000, 10, 32, out)
