@@ -16,7 +16,7 @@ import numpy as np
 
 from ._intrinsics import prefetch
 from ._jit import kernel, reassociating_kernel
-from ._stopping import RUNNING, end_of_epoch
+from ._stopping import DIVERGED, RUNNING, end_of_epoch
 from .schedules import step_size
 
 _step_size = kernel(step_size)
@@ -26,6 +26,10 @@ _end_of_epoch = kernel(end_of_epoch)
 PREFETCH_DISTANCE = 8
 #: Swaps ahead of the current one whose slots the shuffle prefetches.
 SHUFFLE_LOOKAHEAD = 16
+#: Up to this many features an epoch's loss comes from the data's moments, not a pass over X.
+MOMENT_LOSS_FEATURES = 16
+#: ... and from this many rows on (below, a pass over X costs less than setting them up).
+MOMENT_LOSS_MIN_ROWS = 8192
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -114,6 +118,44 @@ def _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
     return 0.5 * rr_sum / n
 
 
+@kernel
+def _moment_loss(coef, intercept, x_offset, x_scale, y_offset, y_scale, moments, v):
+    """Training loss of the standardised model from the centred moments of the data, in O(d^2).
+
+    ``moments`` is :func:`centred_moments`'s array. With raw weights ``v`` and constant ``c``
+    (see :func:`_effective_weights`) the residual of a row is
+    ``(x - mean_x) . v - (y - mean_y) / y_scale + m`` with ``m = mean_x . v + c - mean_y /
+    y_scale``, whose mean square is ``v' C_xx v - 2 v' C_xy / y_scale + C_yy / y_scale^2 + m^2``.
+    Working with centred moments keeps the rounding error relative to the variance of y.
+    """
+    d = coef.shape[0]
+    c = _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v)
+    inv_y_scale = 1.0 / y_scale
+    mean_y = moments[d, d + 1]
+    m = c - mean_y * inv_y_scale
+    quadratic = 0.0
+    for j in range(d):
+        m += moments[d + 1, j] * v[j]
+        row = 0.0
+        for k in range(d):
+            row += moments[j, k] * v[k]
+        quadratic += v[j] * (row - 2.0 * moments[j, d] * inv_y_scale)
+    mean_square = quadratic + moments[d, d] * inv_y_scale * inv_y_scale + m * m
+    return 0.5 * max(mean_square, 0.0)
+
+
+@reassociating_kernel
+def _start_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
+    """Training loss at the starting point; from y alone when it is the origin (no pass over X)."""
+    if intercept[0] != 0.0 or np.any(coef != 0.0):
+        return _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
+    rr_sum = 0.0
+    for i in range(y.shape[0]):
+        r = (y[i] - y_offset) / y_scale
+        rr_sum += r * r
+    return 0.5 * rr_sum / y.shape[0]
+
+
 @reassociating_kernel
 def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
                   coef, intercept, fit_intercept, eta, v, g):
@@ -183,7 +225,7 @@ def _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, inter
 @kernel
 def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                 fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2,
-                tol, stop_early, n_iter_no_change, loss_history):
+                tol, stop_early, n_iter_no_change, moments, loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
@@ -208,6 +250,9 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
         The lowered learning-rate schedule (see ``fastgd.schedules``).
     tol : float
         Relative tolerance of the stopping rule.
+    moments : ndarray of shape (d + 2, d + 2) or (0, 0), float64
+        :func:`centred_moments` of the data, to compute the loss of every epoch but the last
+        in O(d^2); empty: every epoch's loss is a pass over X.
     loss_history : ndarray of shape (epochs,), float64
         Receives the training loss (in standardised units) at the end of each epoch run.
 
@@ -233,28 +278,98 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     base_loss = np.inf
     status = RUNNING
     n_epochs = epochs
-    start_loss = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
+    start_loss = _start_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
     for epoch in range(epochs):
         t = _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                    fit_intercept, batch_size, n_batches, shuffle, kind, eta, p1, p2, t, epoch,
                    v, g)
-        loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
-                                         intercept, v)
+        if moments.shape[0] > 0:
+            loss_history[epoch] = _moment_loss(coef, intercept, x_offset, x_scale, y_offset,
+                                               y_scale, moments, v)
+        else:
+            loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
+                                             intercept, v)
         phase_start, best_before, eta, base_loss, status = _end_of_epoch(
             loss_history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
             stop_early, n_iter_no_change, n_batches, start_loss)
         if status != RUNNING:
             n_epochs = epoch + 1
             break
+    if moments.shape[0] > 0 and status != DIVERGED:
+        loss_history[n_epochs - 1] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale,
+                                                coef, intercept, v)
     return n_epochs, t, status
+
+
+@reassociating_kernel
+def _shifted_sums(X, y, shift, sums, products):
+    """Add each row's ``z = [x, y] - shift`` to ``sums`` and ``z z'`` (upper half) to ``products``.
+
+    Rows are taken 64 at a time into a transposed block, so that every sum is a contiguous dot
+    product over the block's rows.
+    """
+    n, d = X.shape
+    rows = 64
+    block = np.empty((d + 1, rows))
+    for start in range(0, n, rows):
+        m = min(rows, n - start)
+        for r in range(m):
+            for j in range(d):
+                block[j, r] = X[start + r, j] - shift[j]
+            block[d, r] = y[start + r] - shift[d]
+        for j in range(d + 1):
+            total = 0.0
+            for r in range(m):
+                total += block[j, r]
+            sums[j] += total
+            for k in range(j, d + 1):
+                total = 0.0
+                for r in range(m):
+                    total += block[j, r] * block[k, r]
+                products[j, k] += total
+
+
+def centred_moments(X, y, sample_rows=1024):
+    """Means and centred second moments of ``[X, y]``, in float64, in one pass.
+
+    The sums run on the data shifted by the mean of its first ``sample_rows`` rows, so the
+    final centring subtracts only small quantities.
+
+    Returns
+    -------
+    ndarray of shape (d + 2, d + 2)
+        ``[:d+1, :d+1]`` is the covariance of ``[X, y]`` (divided by n), row ``d + 1`` holds
+        the means of the columns of X and ``[d, d + 1]`` the mean of y.
+    """
+    n, d = X.shape
+    shift = np.empty(d + 1)
+    shift[:d] = X[:sample_rows].mean(axis=0, dtype=np.float64)
+    shift[d] = y[:sample_rows].mean(dtype=np.float64)
+    sums = np.zeros(d + 1)
+    products = np.zeros((d + 1, d + 1))
+    _shifted_sums(X, y, shift, sums, products)
+    products = np.triu(products) + np.triu(products, 1).T
+    mean_shifted = sums / n
+    moments = np.zeros((d + 2, d + 2))
+    moments[:d + 1, :d + 1] = products / n - np.outer(mean_shifted, mean_shifted)
+    moments[d + 1, :d + 1] = shift + mean_shifted
+    moments[d, d + 1] = moments[d + 1, d]
+    return moments
 
 
 def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
         drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
         loss_history):
-    """Numba backend: run the fit with :func:`_run_epochs`; same signature and result."""
-    n = X.shape[0]
+    """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
+
+    With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more,
+    the epoch losses come from the data's centred moments (one pass to compute them, then
+    O(d^2) an epoch).
+    """
+    n, d = X.shape
     index = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS
+    moments = centred_moments(X, y) if use_moments else np.empty((0, 0))
     return _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                        fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
-                       p1, p2, tol, stop_early, n_iter_no_change, loss_history)
+                       p1, p2, tol, stop_early, n_iter_no_change, moments, loss_history)

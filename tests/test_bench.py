@@ -1,0 +1,24 @@
+"""``python -m fastgd bench`` runs, and its peers compute the same model."""
+
+import numpy as np
+
+from fastgd import _bench
+
+
+def test_quick_bench_prints_every_case():
+    lines = []
+    _bench.run_bench(quick=True, repeats=1, out=lines.append)
+    text = "\n".join(lines)
+    for case in _bench.QUICK_CASES:
+        assert case.name in text
+    for method in ("fastgd numba", "fastgd numpy", "lecture NumPy loop", "X.sum() (one pass)"):
+        assert method in text
+    assert "relative excess MSE" in text and "two threads" in text
+
+
+def test_lecture_loop_and_fastgd_fit_the_same_model():
+    X, y = _bench.make_data(500, 3)
+    theta = _bench.lecture_loop(X, y, batch_size=500, epochs=200)
+    fitted = _bench.fastgd_fit(X, y, batch_size=500, epochs=200, backend="numpy")
+    np.testing.assert_allclose(theta[1:], fitted.coef, rtol=1e-10)
+    assert theta[0] == np.float64(fitted.intercept) or np.isclose(theta[0], fitted.intercept)
