@@ -16,18 +16,18 @@ import numpy as np
 
 from ._intrinsics import prefetch
 from ._jit import kernel, reassociating_kernel
-from ._stopping import DIVERGED, RUNNING, end_of_epoch
+from ._stopping import CHECK_MAX_FEATURES, DIVERGED, RUNNING, check_progress
 from .schedules import step_size
 
 _step_size = kernel(step_size)
-_end_of_epoch = kernel(end_of_epoch)
+_check_progress = kernel(check_progress)
 
 #: Rows ahead of the current one whose loads are started early (measured best: 8 to 12).
 PREFETCH_DISTANCE = 8
 #: Swaps ahead of the current one whose slots the shuffle prefetches.
 SHUFFLE_LOOKAHEAD = 16
-#: Up to this many features an epoch's loss comes from the data's moments, not a pass over X.
-MOMENT_LOSS_FEATURES = 16
+#: Up to this many features the loss at a check comes from the data's moments, not a pass.
+MOMENT_LOSS_FEATURES = CHECK_MAX_FEATURES
 #: ... and from this many rows on (below, a pass over X costs less than setting them up).
 MOMENT_LOSS_MIN_ROWS = 8192
 
@@ -206,13 +206,11 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
 
 
 @kernel
-def _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, intercept,
-           fit_intercept, batch_size, n_batches, shuffle, kind, eta, p1, p2, t, epoch, v, g):
-    """Shuffle (if ``shuffle``) and run the ``n_batches`` updates of one epoch; return ``t``."""
+def _batches(X, y, index, first, last, x_offset, x_scale, y_offset, y_scale, coef, intercept,
+             fit_intercept, batch_size, kind, eta, p1, p2, t, epoch, v, g):
+    """Run batches ``first`` to ``last - 1`` of the current epoch's order; return ``t``."""
     n = X.shape[0]
-    if shuffle:
-        _shuffle(index, state)
-    for b in range(n_batches):
+    for b in range(first, last):
         start = b * batch_size
         stop = min(start + batch_size, n)
         step = _step_size(kind, eta, p1, p2, t, epoch)
@@ -225,7 +223,8 @@ def _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, inter
 @kernel
 def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                 fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2,
-                tol, stop_early, n_iter_no_change, moments, loss_history):
+                tol, stop_early, n_iter_no_change, check_every, keep_best, moments,
+                loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
@@ -250,16 +249,21 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
         The lowered learning-rate schedule (see ``fastgd.schedules``).
     tol : float
         Relative tolerance of the stopping rule.
+    check_every : int
+        Updates between two applications of the stopping rule (at least at every epoch's end).
+    keep_best : bool
+        Whether to end with the weights of the check of lowest training loss (its loss then
+        becomes the last entry of ``loss_history``) rather than the last iterate.
     moments : ndarray of shape (d + 2, d + 2) or (0, 0), float64
-        :func:`centred_moments` of the data, to compute the loss of every epoch but the last
-        in O(d^2); empty: every epoch's loss is a pass over X.
+        :func:`centred_moments` of the data, to compute the loss at every check but the last
+        in O(d^2); empty: every check's loss is a pass over X.
     loss_history : ndarray of shape (epochs,), float64
         Receives the training loss (in standardised units) at the end of each epoch run.
 
     Returns
     -------
     n_epochs : int
-        Epochs run.
+        Epochs run (the last one may have stopped at a check before its end).
     n_updates : int
         Updates made (the final value of the step counter ``t``).
     status : int
@@ -271,6 +275,9 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     v = np.empty(d)
     g = np.empty(d)
     n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
+    checks_per_epoch = (n_batches + check_every - 1) // check_every
+    check_losses = np.empty(epochs * checks_per_epoch)
+    n_checks = 0
     t = 0
     eta = eta0
     phase_start = 0
@@ -279,23 +286,43 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     status = RUNNING
     n_epochs = epochs
     start_loss = _start_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
+    best_loss = np.inf
+    best_coef = coef.copy()
+    best_intercept = intercept.copy()
     for epoch in range(epochs):
-        t = _epoch(X, y, index, state, x_offset, x_scale, y_offset, y_scale, coef, intercept,
-                   fit_intercept, batch_size, n_batches, shuffle, kind, eta, p1, p2, t, epoch,
-                   v, g)
-        if moments.shape[0] > 0:
-            loss_history[epoch] = _moment_loss(coef, intercept, x_offset, x_scale, y_offset,
-                                               y_scale, moments, v)
-        else:
-            loss_history[epoch] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef,
-                                             intercept, v)
-        phase_start, best_before, eta, base_loss, status = _end_of_epoch(
-            loss_history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
-            stop_early, n_iter_no_change, n_batches, start_loss)
+        if shuffle:
+            _shuffle(index, state)
+        first = 0
+        while first < n_batches and status == RUNNING:
+            last = min(first + check_every, n_batches)
+            t = _batches(X, y, index, first, last, x_offset, x_scale, y_offset, y_scale, coef,
+                         intercept, fit_intercept, batch_size, kind, eta, p1, p2, t, epoch, v, g)
+            first = last
+            if moments.shape[0] > 0:
+                loss = _moment_loss(coef, intercept, x_offset, x_scale, y_offset, y_scale,
+                                    moments, v)
+            else:
+                loss = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
+            check_losses[n_checks] = loss
+            if keep_best and loss < best_loss:
+                best_loss = loss
+                best_coef[:] = coef
+                best_intercept[:] = intercept
+            phase_start, best_before, eta, base_loss, status = _check_progress(
+                check_losses, n_checks, phase_start, best_before, eta, base_loss, eta0, kind,
+                tol, stop_early, n_iter_no_change, check_every, start_loss)
+            n_checks += 1
+        loss_history[epoch] = check_losses[n_checks - 1]
         if status != RUNNING:
             n_epochs = epoch + 1
             break
-    if moments.shape[0] > 0 and status != DIVERGED:
+    if status == DIVERGED:
+        return n_epochs, t, status
+    if keep_best and best_loss < check_losses[n_checks - 1]:
+        coef[:] = best_coef
+        intercept[:] = best_intercept
+        loss_history[n_epochs - 1] = best_loss
+    if moments.shape[0] > 0:
         loss_history[n_epochs - 1] = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale,
                                                 coef, intercept, v)
     return n_epochs, t, status
@@ -359,7 +386,7 @@ def centred_moments(X, y, sample_rows=1024):
 
 def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
         drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
-        loss_history):
+        check_every, keep_best, loss_history):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
 
     With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more,
@@ -372,4 +399,5 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     moments = centred_moments(X, y) if use_moments else np.empty((0, 0))
     return _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                        fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
-                       p1, p2, tol, stop_early, n_iter_no_change, moments, loss_history)
+                       p1, p2, tol, stop_early, n_iter_no_change, check_every, keep_best,
+                       moments, loss_history)

@@ -7,13 +7,13 @@ two backends agree exactly only with ``shuffle=False``.
 
 import numpy as np
 
-from ._stopping import RUNNING, end_of_epoch
+from ._stopping import DIVERGED, RUNNING, check_progress
 from .schedules import step_size
 
 
 def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
         drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
-        loss_history):
+        check_every, keep_best, loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     See ``fastgd._kernels._run_epochs`` for the parameters and the returned
@@ -30,13 +30,15 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
         return 0.5 * np.mean(residual**2)
 
     start_loss = training_loss()
+    check_losses = []
+    best_loss, best_coef, best_intercept = np.inf, coef.copy(), intercept.copy()
     t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs):
             if shuffle:
                 order = rng.permutation(n)
-            for start in range(0, n_batches * batch_size, batch_size):
-                rows = order[start:start + batch_size]
+            for batch in range(n_batches):
+                rows = order[batch * batch_size:(batch + 1) * batch_size]
                 X_batch = (X[rows] - x_offset) / x_scale  # standardised rows
                 residual = X_batch @ coef + intercept[0] - y_std[rows]
                 eta_t = step_size(kind, eta, p1, p2, t, epoch)
@@ -44,10 +46,22 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
                 if fit_intercept:
                     intercept[0] -= eta_t * residual.mean()
                 t += 1
-            loss_history[epoch] = training_loss()
-            phase_start, best_before, eta, base_loss, status = end_of_epoch(
-                loss_history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
-                stop_early, n_iter_no_change, n_batches, start_loss)
+                if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
+                    check_losses.append(training_loss())
+                    if keep_best and check_losses[-1] < best_loss:
+                        best_loss = check_losses[-1]
+                        best_coef[:], best_intercept[:] = coef, intercept
+                    phase_start, best_before, eta, base_loss, status = check_progress(
+                        check_losses, len(check_losses) - 1, phase_start, best_before, eta,
+                        base_loss, eta0, kind, tol, stop_early, n_iter_no_change, check_every,
+                        start_loss)
+                    if status != RUNNING:
+                        break
+            loss_history[epoch] = check_losses[-1]
             if status != RUNNING:
-                return epoch + 1, t, status
-    return epochs, t, status
+                break
+    n_epochs = epoch + 1
+    if keep_best and status != DIVERGED and best_loss < check_losses[-1]:
+        coef[:], intercept[:] = best_coef, best_intercept
+        loss_history[n_epochs - 1] = best_loss
+    return n_epochs, t, status

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import schedules
+from ._stopping import check_interval
 
 #: Rows used to estimate the curvature of the standardised problem.
 CURVATURE_ROWS = 2048
@@ -44,6 +45,8 @@ class Problem:
     tol: float
     stop_early: bool
     n_iter_no_change: int
+    check_every: int
+    keep_best: bool
 
     def run(self, backend_run):
         """Run ``backend_run`` on this problem from zero coefficients.
@@ -66,7 +69,7 @@ class Problem:
             self.X, self.y, self.x_offset, self.x_scale, self.y_offset, self.y_scale, coef,
             intercept, self.fit_intercept, self.batch_size, self.drop_last, self.shuffle,
             self.seed, self.epochs, kind, eta0, p1, p2, self.tol, self.stop_early,
-            self.n_iter_no_change, loss_history)
+            self.n_iter_no_change, self.check_every, self.keep_best, loss_history)
         return coef, intercept[0], loss_history[:n_epochs], n_epochs, n_updates, status
 
     def to_original_units(self, coef, intercept, loss_history):
@@ -94,14 +97,20 @@ def column_offsets_scales(X, center):
     offset, scale : ndarray of shape (d,), float64
     """
     n, d = X.shape
-    offset = X.sum(axis=0, dtype=np.float64) / n if center else np.zeros(d)
-    sum_sq = np.zeros(d)
     rows = max(1, CHUNK_BYTES // (8 * d))
+    ones = np.ones(min(rows, n))
+    offset = np.zeros(d)
+    if center:  # column sums as a matrix-vector product: BLAS, far faster than sum(axis=0)
+        for start in range(0, n, rows):
+            chunk = X[start:start + rows].astype(np.float64, copy=False)
+            offset += ones[:len(chunk)] @ chunk
+        offset /= n
+    sum_sq = np.zeros(d)
     with np.errstate(over="ignore"):  # an overflow is reported just below, as a ValueError
         for start in range(0, n, rows):
             chunk = X[start:start + rows] - offset
             chunk *= chunk
-            sum_sq += chunk.sum(axis=0)
+            sum_sq += ones[:len(chunk)] @ chunk
     scale = np.sqrt(sum_sq / n)
     if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
         raise ValueError(
@@ -159,6 +168,7 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
     """
     n, d = X.shape
     batch_size = min(batch_size, n)
+    n_batches = n // batch_size if drop_last else -(-n // batch_size)
     auto = isinstance(learning_rate, str)
     if auto:
         x_offset, x_scale = column_offsets_scales(X, fit_intercept)
@@ -175,4 +185,5 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
         fit_intercept=fit_intercept, batch_size=batch_size, drop_last=drop_last,
         shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
         tol=0.0 if tol is None else tol, stop_early=tol is not None,
-        n_iter_no_change=n_iter_no_change)
+        n_iter_no_change=n_iter_no_change,
+        check_every=check_interval(learning_rate.kind, d, n_batches), keep_best=auto)

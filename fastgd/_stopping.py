@@ -1,4 +1,4 @@
-"""The end-of-epoch rule shared by both backends: stall detection, adaptive steps, stopping.
+"""The stopping rule shared by both backends: stall detection, adaptive steps, divergence.
 
 Plain arithmetic on numbers, so the Numba kernels compile this very function.
 """
@@ -17,15 +17,29 @@ ADAPTIVE_FLOOR = 1e-6
 ADAPTIVE_PHASE_STEPS = 1.0
 #: A loss this many times the starting loss means the iterates are blowing up.
 DIVERGENCE_RATIO = 1e6
+#: An adaptive schedule applies the rule every ``CHECK_UPDATES`` updates, not once an epoch,
+#: when an epoch has more updates than that and X at most ``CHECK_MAX_FEATURES`` columns (the
+#: loss then costs O(d^2) from the data's moments): on large data one epoch is enough to reach
+#: the noise floor of a step, and waiting whole epochs to shrink it would waste most of the fit.
+CHECK_UPDATES = 512
+CHECK_MAX_FEATURES = 16
 
 
-def end_of_epoch(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
-                 stop_early, window, n_batches, start_loss):
-    """Apply the stopping rule after epoch ``epoch``, whose loss is ``history[epoch]``.
+def check_interval(kind, n_features, n_batches):
+    """Updates between two applications of the rule (``n_batches``: once an epoch)."""
+    if kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES and n_batches > CHECK_UPDATES:
+        return CHECK_UPDATES
+    return n_batches
 
-    A phase is the run of epochs since the step was last changed. The fit has stalled when the
-    last ``window`` epochs of the phase bring no loss below ``(1 - tol)`` times the lowest loss
-    of the phase's earlier epochs.
+
+def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
+                   stop_early, window, n_batches, start_loss):
+    """Apply the stopping rule at check ``epoch``, whose training loss is ``history[epoch]``.
+
+    The rule is applied at the end of every epoch, or every :func:`check_interval` updates;
+    "epoch" below means the span between two checks. A phase is the run of epochs since the
+    step was last changed. The fit has stalled when the last ``window`` epochs of the phase
+    bring no loss below ``(1 - tol)`` times the lowest loss of the phase's earlier epochs.
 
     A stall ends the fit when ``stop_early``, except under an adaptive schedule: there it
     divides the step by 5 and starts a new phase, and ends the fit only when the phase just
@@ -39,7 +53,7 @@ def end_of_epoch(history, epoch, phase_start, best_before, eta, base_loss, eta0,
     Parameters
     ----------
     history : ndarray
-        Training loss at the end of each epoch so far.
+        Training loss at each check so far.
     epoch : int
         Index of the epoch just run.
     phase_start : int
@@ -62,7 +76,7 @@ def end_of_epoch(history, epoch, phase_start, best_before, eta, base_loss, eta0,
     window : int
         Epochs without progress that make a stall (``n_iter_no_change``).
     n_batches : int
-        Updates per epoch.
+        Updates between checks.
     start_loss : float
         Training loss of the starting point.
 

@@ -5,7 +5,7 @@ import pytest
 
 import fastgd
 from fastgd import schedules
-from fastgd._stopping import CONVERGED, DIVERGED, RUNNING, end_of_epoch
+from fastgd._stopping import CONVERGED, DIVERGED, RUNNING, check_progress
 from fastgd.datasets import make_problem
 from fastgd.schedules import ADAPTIVE, CONSTANT
 
@@ -16,7 +16,7 @@ def run_rule(losses, kind=CONSTANT, tol=1e-4, window=5, n_batches=10, eta0=1.0,
     history = np.asarray(losses, dtype=float)
     phase_start, best_before, eta, base_loss = 0, np.inf, eta0, np.inf
     for epoch in range(len(history)):
-        phase_start, best_before, eta, base_loss, status = end_of_epoch(
+        phase_start, best_before, eta, base_loss, status = check_progress(
             history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol, True,
             window, n_batches, start_loss)
         if status != RUNNING:
@@ -78,3 +78,45 @@ def test_auto_reports_the_schedule_it_chose():
     res = fastgd.fit(X, y, epochs=3)
     assert isinstance(res.learning_rate, schedules.Adaptive)
     assert 0 < res.learning_rate.eta0 <= 1.0
+
+
+def test_check_interval():
+    from fastgd._stopping import CHECK_MAX_FEATURES, CHECK_UPDATES, check_interval
+
+    assert check_interval(ADAPTIVE, 3, 10 * CHECK_UPDATES) == CHECK_UPDATES
+    assert check_interval(ADAPTIVE, 3, CHECK_UPDATES) == CHECK_UPDATES  # once an epoch
+    assert check_interval(ADAPTIVE, CHECK_MAX_FEATURES + 1, 10**6) == 10**6
+    assert check_interval(CONSTANT, 3, 10**6) == 10**6
+
+
+def test_backends_agree_when_checking_within_epochs():
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((1300, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.standard_normal(1300)
+    kwargs = dict(batch_size=2, epochs=6, shuffle=False)  # 650 updates an epoch: 2 checks
+    a = fastgd.fit(X, y, backend="numba", **kwargs)
+    b = fastgd.fit(X, y, backend="numpy", **kwargs)
+    assert a.n_epochs == b.n_epochs and a.n_updates == b.n_updates
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-9)
+    np.testing.assert_allclose(a.loss_history, b.loss_history, rtol=1e-9)
+
+
+def test_large_data_converges_within_few_epochs(backend):
+    """Checks within epochs let "auto" shrink its step without waiting for whole epochs."""
+    rng = np.random.default_rng(10)
+    n = 100_000
+    X = rng.standard_normal((n, 4))
+    y = X @ [1.0, 2.0, -1.0, 0.5] + 3.0 + rng.standard_normal(n)
+    res = fastgd.fit(X, y, random_state=0, backend=backend)
+    assert res.converged and res.n_epochs <= 10
+    from helpers import excess_mse
+
+    assert excess_mse(X, y, res) <= 1e-3
+
+
+def test_auto_ends_with_its_best_checked_weights(backend):
+    X, y, _, _ = make_problem("correlated", random_state=0)
+    res = fastgd.fit(X, y, epochs=60, random_state=3, backend=backend)
+    residual = res.predict(X) - y
+    assert res.loss_history[-1] == pytest.approx(0.5 * np.mean(residual**2), rel=1e-9)
+    assert res.loss_history[-1] <= res.loss_history.min() * (1 + 1e-12)

@@ -48,9 +48,10 @@ class EpochKernel(Benchmark):
         self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile
 
     def time_epoch_kernel(self, n_samples, n_features, batch_size, dtype):
-        _kernels._epoch(self.X, self.y, self.index, self.state, self.x_offset, self.x_scale,
-                        0.0, 1.0, self.coef, self.intercept, True, batch_size, self.n_batches,
-                        True, 0, 1e-3, 0.0, 0.0, 0, 0, self.v, self.g)
+        _kernels._shuffle(self.index, self.state)
+        _kernels._batches(self.X, self.y, self.index, 0, self.n_batches, self.x_offset,
+                          self.x_scale, 0.0, 1.0, self.coef, self.intercept, True, batch_size,
+                          0, 1e-3, 0.0, 0.0, 0, 0, self.v, self.g)
 
 
 class Accuracy(Benchmark):
