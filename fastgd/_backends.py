@@ -34,9 +34,12 @@ def get_backend(name):
                           "which is much slower. pip install numba for speed.", RuntimeWarning,
                           stacklevel=3)
         return "numpy", _numpy_backend.run
-    from . import _kernels
+    if not _numba_run:
+        from . import _kernels
 
-    return "numba", _kernels.run
+        _numba_run.append(_kernels.run)
+    return "numba", _numba_run[0]
 
 
 _warned = []
+_numba_run = []  # the Numba backend's run, once imported

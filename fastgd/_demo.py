@@ -1,25 +1,14 @@
 """``python -m fastgd demo``: the lecture's two examples, fitted by fastgd and by lstsq."""
 
-import time
-
 import numpy as np
 
 from . import datasets, schedules
+from ._bench import best_time
 from ._fit import fit
 
 LECTURE_SCHEDULE = schedules.InverseTime()  # 5 / (t + 500)
 LECTURE_BATCH = 16
 LECTURE_EPOCHS = 100
-
-
-def _best_time(func, repeats):
-    """Best wall time of ``repeats`` calls of ``func``."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _lstsq(X, y):
@@ -81,8 +70,8 @@ def run_demo(seed=None, repeats=20, out=print):
     out("\nTime of one fit of the one-feature example (5/(t+500), 100 epochs, "
         f"best of {repeats}):")
     for backend in ("numba", "numpy"):
-        best = _best_time(lambda: fit(X1, y1, batch_size=LECTURE_BATCH, random_state=seed,
+        best = best_time(lambda: fit(X1, y1, batch_size=LECTURE_BATCH, random_state=seed,
                                       backend=backend, **kwargs), repeats)
         out(f"  {'fastgd, ' + backend:16} {best * 1e3:8.3f} ms")
-    lstsq_time = _best_time(lambda: _lstsq(X1, y1), repeats)
+    lstsq_time = best_time(lambda: _lstsq(X1, y1), repeats)
     out(f"  {'np.linalg.lstsq':16} {lstsq_time * 1e3:8.3f} ms")

@@ -15,7 +15,7 @@ and rows are processed in pairs so that two dot products are in flight at once.
 import numpy as np
 
 from ._intrinsics import prefetch
-from ._jit import kernel, reassociating_kernel
+from ._jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from ._stopping import CHECK_MAX_FEATURES, DIVERGED, RUNNING, check_progress
 from .schedules import step_size
 
@@ -156,7 +156,7 @@ def _start_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
     return 0.5 * rr_sum / y.shape[0]
 
 
-@reassociating_kernel
+@inlined_reassociating_kernel
 def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale,
                   coef, intercept, fit_intercept, eta, v, g):
     """One gradient step on the rows ``index[start:stop]``.
@@ -205,7 +205,7 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
         intercept[0] -= step * r_sum
 
 
-@kernel
+@reassociating_kernel
 def _batches(X, y, index, first, last, x_offset, x_scale, y_offset, y_scale, coef, intercept,
              fit_intercept, batch_size, kind, eta, p1, p2, t, epoch, v, g):
     """Run batches ``first`` to ``last - 1`` of the current epoch's order; return ``t``."""

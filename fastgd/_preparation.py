@@ -25,7 +25,7 @@ MAX_MAGNITUDE = 1e150
 CONSTANT_COLUMN_RTOL = 1e-10
 
 
-@dataclass(frozen=True)
+@dataclass
 class Problem:
     """A fit reduced to arrays and numbers, in the standardised space the backends work in."""
 
@@ -47,6 +47,7 @@ class Problem:
     n_iter_no_change: int
     check_every: int
     keep_best: bool
+    standardised: bool
 
     def run(self, backend_run):
         """Run ``backend_run`` on this problem from zero coefficients.
@@ -74,6 +75,8 @@ class Problem:
 
     def to_original_units(self, coef, intercept, loss_history):
         """Map standardised coefficients, intercept and losses back to the user's units."""
+        if not self.standardised:
+            return coef, intercept, loss_history
         coef_out = coef * self.y_scale / self.x_scale
         intercept_out = self.y_offset + self.y_scale * intercept - self.x_offset @ coef_out
         return coef_out, intercept_out, loss_history * self.y_scale**2
@@ -186,4 +189,5 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
         shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
         tol=0.0 if tol is None else tol, stop_early=tol is not None,
         n_iter_no_change=n_iter_no_change,
-        check_every=check_interval(learning_rate.kind, d, n_batches), keep_best=auto)
+        check_every=check_interval(learning_rate.kind, d, n_batches), keep_best=auto,
+        standardised=auto)

@@ -3,7 +3,6 @@
 Nothing past this module checks user input again, and nothing here writes to the user's arrays.
 """
 
-import numbers
 import os
 
 import numpy as np
@@ -11,6 +10,8 @@ import numpy as np
 from . import schedules
 
 BACKENDS = ("auto", "numba", "numpy")
+_INTEGERS = (int, np.integer)
+_REALS = (int, float, np.integer, np.floating)
 
 
 def as_float_array(a, name):
@@ -136,7 +137,7 @@ def check_X(X, n_features=None):
 
 def check_positive_int(value, name):
     """Return ``value`` as an int if it is an integer >= 1, else raise TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if isinstance(value, bool) or not isinstance(value, _INTEGERS):
         raise TypeError(f"{name} must be a positive integer, got {value!r} "
                         f"({type(value).__name__}).")
     if value < 1:
@@ -155,7 +156,7 @@ def check_tol(tol):
     """Return ``tol`` as a float >= 0, or None (no stopping rule)."""
     if tol is None:
         return None
-    if isinstance(tol, bool) or not isinstance(tol, numbers.Real):
+    if isinstance(tol, bool) or not isinstance(tol, _REALS):
         raise TypeError(f"tol must be a number >= 0 or None, got {tol!r}.")
     if not np.isfinite(tol) or tol < 0:
         raise ValueError(f"tol must be a finite number >= 0 or None (run every epoch), "
@@ -209,7 +210,7 @@ def check_random_state(random_state):
     """
     if random_state is None:
         return _mix64(int.from_bytes(os.urandom(8), "little"))
-    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+    if isinstance(random_state, _INTEGERS) and not isinstance(random_state, bool):
         if random_state < 0:
             raise ValueError(f"random_state must be a non-negative integer, got {random_state}.")
         return _mix64(int(random_state))

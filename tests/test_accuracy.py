@@ -70,9 +70,3 @@ def test_float32_accuracy_and_dtype(backend):
     assert res.predict(X.astype(np.float32)).dtype == np.float32
     assert excess_mse(X, y, res) <= 1e-3
 
-
-def test_loss_history_is_the_training_loss_of_the_result(backend):
-    X, y, _, _ = make_problem("several", random_state=8)
-    res = fastgd.fit(X, y, epochs=30, random_state=0, backend=backend)
-    residual = res.predict(X) - y
-    assert res.loss_history[-1] == pytest.approx(0.5 * np.mean(residual**2), rel=1e-9)

@@ -114,9 +114,11 @@ def test_large_data_converges_within_few_epochs(backend):
     assert excess_mse(X, y, res) <= 1e-3
 
 
-def test_auto_ends_with_its_best_checked_weights(backend):
-    X, y, _, _ = make_problem("correlated", random_state=0)
-    res = fastgd.fit(X, y, epochs=60, random_state=3, backend=backend)
+@pytest.mark.parametrize("family, epochs, seed", [("several", 30, 0), ("correlated", 60, 3)])
+def test_auto_ends_with_its_best_checked_weights(family, epochs, seed, backend):
+    """The result's training loss is loss_history[-1], and no epoch ended lower."""
+    X, y, _, _ = make_problem(family, random_state=0)
+    res = fastgd.fit(X, y, epochs=epochs, random_state=seed, backend=backend)
     residual = res.predict(X) - y
     assert res.loss_history[-1] == pytest.approx(0.5 * np.mean(residual**2), rel=1e-9)
     assert res.loss_history[-1] <= res.loss_history.min() * (1 + 1e-12)
