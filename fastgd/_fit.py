@@ -109,7 +109,7 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
     dtype = X.dtype.type
     settings.update(random_state=seed, backend=backend_name)
     return FitResult(
-        coef=coef.astype(dtype), intercept=dtype(intercept), loss_history=losses,
+        coef=coef.astype(dtype, copy=False), intercept=dtype(intercept), loss_history=losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
         backend=backend_name, learning_rate=problem.schedule, batch_size=problem.batch_size,
         settings=settings,

@@ -26,6 +26,9 @@ _check_progress = kernel(check_progress)
 PREFETCH_DISTANCE = 8
 #: Swaps ahead of the current one whose slots the shuffle prefetches.
 SHUFFLE_LOOKAHEAD = 16
+#: Prefetching starts at this many rows: below, the index (and usually X) sit in cache and the
+#: plain loops are faster.
+PREFETCH_MIN_ROWS = 65536
 #: Up to this many features the loss at a check comes from the data's moments, not a pass.
 MOMENT_LOSS_FEATURES = CHECK_MAX_FEATURES
 #: ... and from this many rows on (below, a pass over X costs less than setting them up).
@@ -58,11 +61,19 @@ def _uniform_below(state, m):
 def _shuffle(index, state):
     """Fisher-Yates shuffle of ``index`` in place, drawing from the SplitMix64 ``state``.
 
-    Position ``i`` (from the end down) swaps with a uniform ``j <= i``. The ``j`` of the next
-    ``SHUFFLE_LOOKAHEAD`` swaps are drawn early and their slots prefetched; the permutation is
-    the same as drawing each ``j`` at its swap.
+    Position ``i`` (from the end down) swaps with a uniform ``j <= i``. From
+    ``PREFETCH_MIN_ROWS`` rows on, the ``j`` of the next ``SHUFFLE_LOOKAHEAD`` swaps are
+    drawn early and their slots prefetched; the permutation is the same as drawing each ``j``
+    at its swap.
     """
     n = index.shape[0]
+    if n < PREFETCH_MIN_ROWS:
+        for i in range(n - 1, 0, -1):
+            j = _uniform_below(state, i + 1)
+            tmp = index[i]
+            index[i] = index[j]
+            index[j] = tmp
+        return
     ahead = np.empty(SHUFFLE_LOOKAHEAD, dtype=np.int64)
     for k in range(min(SHUFFLE_LOOKAHEAD, n - 1)):
         ahead[k] = _uniform_below(state, n - k)
@@ -167,6 +178,7 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
     """
     d = X.shape[1]
     n_index = index.shape[0]
+    prefetching = n_index >= PREFETCH_MIN_ROWS
     c = _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v)
     inv_y_scale = 1.0 / y_scale
     g[:] = 0.0
@@ -174,7 +186,7 @@ def _batch_update(X, y, index, start, stop, x_offset, x_scale, y_offset, y_scale
     p = start
     while p + 1 < stop:
         ahead = p + PREFETCH_DISTANCE
-        if ahead + 1 < n_index:
+        if prefetching and ahead + 1 < n_index:
             prefetch(X, index[ahead])
             prefetch(y, index[ahead])
             prefetch(X, index[ahead + 1])

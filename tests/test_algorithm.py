@@ -160,3 +160,19 @@ def test_predict(backend):
     res = fastgd.fit(X, y, epochs=30, random_state=0, backend=backend)
     np.testing.assert_allclose(res.predict(X), X @ res.coef + res.intercept)
     assert res.predict(X[:1].tolist()).shape == (1,)
+
+
+def test_prefetching_shuffle_draws_the_same_permutation_as_the_plain_one():
+    from fastgd._kernels import PREFETCH_MIN_ROWS, _shuffle
+
+    n = PREFETCH_MIN_ROWS + 5
+    fast = np.arange(n, dtype=np.int32)
+    _shuffle(fast, np.array([77], dtype=np.uint64))
+    plain = np.arange(n, dtype=np.int32)
+    state = np.array([77], dtype=np.uint64)
+    from fastgd._kernels import _uniform_below
+
+    for i in range(n - 1, 0, -1):  # Fisher-Yates as in the small-n branch, one draw per swap
+        j = _uniform_below(state, i + 1)
+        plain[i], plain[j] = plain[j], plain[i]
+    np.testing.assert_array_equal(fast, plain)
