@@ -130,29 +130,25 @@ def _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v):
 
 
 @kernel
-def _moment_loss(coef, intercept, x_offset, x_scale, y_offset, y_scale, moments, v):
+def _moment_loss(coef, intercept, moments):
     """Training loss of the standardised model from the centred moments of the data, in O(d^2).
 
-    ``moments`` is :func:`centred_moments`'s array. With raw weights ``v`` and constant ``c``
-    (see :func:`_effective_weights`) the residual of a row is
-    ``(x - mean_x) . v - (y - mean_y) / y_scale + m`` with ``m = mean_x . v + c - mean_y /
-    y_scale``, whose mean square is ``v' C_xx v - 2 v' C_xy / y_scale + C_yy / y_scale^2 + m^2``.
-    Working with centred moments keeps the rounding error relative to the variance of y.
+    ``moments`` is :func:`centred_moments`'s array for the standardised data ``z`` and ``y'``.
+    With ``z = mean_z + dz`` and ``y' = mean_y + dy`` the residual of a row is
+    ``dz . coef - dy + m`` with ``m = mean_z . coef + intercept - mean_y``, whose mean square is
+    ``coef' C_zz coef - 2 coef' C_zy + C_yy + m^2``. Centred moments keep the rounding error
+    relative to the variance of y.
     """
     d = coef.shape[0]
-    c = _effective_weights(coef, intercept, x_offset, x_scale, y_offset, y_scale, v)
-    inv_y_scale = 1.0 / y_scale
-    mean_y = moments[d, d + 1]
-    m = c - mean_y * inv_y_scale
+    m = intercept[0] - moments[d, d + 1]
     quadratic = 0.0
     for j in range(d):
-        m += moments[d + 1, j] * v[j]
+        m += moments[d + 1, j] * coef[j]
         row = 0.0
         for k in range(d):
-            row += moments[j, k] * v[k]
-        quadratic += v[j] * (row - 2.0 * moments[j, d] * inv_y_scale)
-    mean_square = quadratic + moments[d, d] * inv_y_scale * inv_y_scale + m * m
-    return 0.5 * max(mean_square, 0.0)
+            row += moments[j, k] * coef[k]
+        quadratic += coef[j] * (row - 2.0 * moments[j, d])
+    return 0.5 * max(quadratic + moments[d, d] + m * m, 0.0)
 
 
 @reassociating_kernel
@@ -267,8 +263,8 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
         Whether to end with the weights of the check of lowest training loss (its loss then
         becomes the last entry of ``loss_history``) rather than the last iterate.
     moments : ndarray of shape (d + 2, d + 2) or (0, 0), float64
-        :func:`centred_moments` of the data, to compute the loss at every check but the last
-        in O(d^2); empty: every check's loss is a pass over X.
+        :func:`centred_moments` of the standardised data, to compute the loss at every check
+        but the last in O(d^2); empty: every check's loss is a pass over X.
     loss_history : ndarray of shape (epochs,), float64
         Receives the training loss (in standardised units) at the end of each epoch run.
 
@@ -311,8 +307,7 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
                          intercept, fit_intercept, batch_size, kind, eta, p1, p2, t, epoch, v, g)
             first = last
             if moments.shape[0] > 0:
-                loss = _moment_loss(coef, intercept, x_offset, x_scale, y_offset, y_scale,
-                                    moments, v)
+                loss = _moment_loss(coef, intercept, moments)
             else:
                 loss = _mean_loss(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, v)
             check_losses[n_checks] = loss
@@ -341,8 +336,9 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
 
 
 @reassociating_kernel
-def _shifted_sums(X, y, shift, sums, products):
-    """Add each row's ``z = [x, y] - shift`` to ``sums`` and ``z z'`` (upper half) to ``products``.
+def _shifted_sums(X, y, x_offset, x_scale, y_offset, y_scale, shift, sums, products):
+    """Accumulate the standardised rows ``z = [x', y'] - shift``: ``z`` into ``sums``, ``z z'``
+    (upper half) into ``products``.
 
     Rows are taken 64 at a time into a transposed block, so that every sum is a contiguous dot
     product over the block's rows.
@@ -354,8 +350,8 @@ def _shifted_sums(X, y, shift, sums, products):
         m = min(rows, n - start)
         for r in range(m):
             for j in range(d):
-                block[j, r] = X[start + r, j] - shift[j]
-            block[d, r] = y[start + r] - shift[d]
+                block[j, r] = (X[start + r, j] - x_offset[j]) / x_scale[j] - shift[j]
+            block[d, r] = (y[start + r] - y_offset) / y_scale - shift[d]
         for j in range(d + 1):
             total = 0.0
             for r in range(m):
@@ -368,8 +364,8 @@ def _shifted_sums(X, y, shift, sums, products):
                 products[j, k] += total
 
 
-def centred_moments(X, y, sample_rows=1024):
-    """Means and centred second moments of ``[X, y]``, in float64, in one pass.
+def centred_moments(X, y, x_offset, x_scale, y_offset, y_scale, sample_rows=1024):
+    """Means and centred second moments of the standardised data ``[x', y']``, in one pass.
 
     The sums run on the data shifted by the mean of its first ``sample_rows`` rows, so the
     final centring subtracts only small quantities.
@@ -377,16 +373,17 @@ def centred_moments(X, y, sample_rows=1024):
     Returns
     -------
     ndarray of shape (d + 2, d + 2)
-        ``[:d+1, :d+1]`` is the covariance of ``[X, y]`` (divided by n), row ``d + 1`` holds
-        the means of the columns of X and ``[d, d + 1]`` the mean of y.
+        ``[:d+1, :d+1]`` is the covariance of ``[x', y']`` (divided by n), row ``d + 1``
+        holds the means of the columns of ``x'`` and ``[d, d + 1]`` the mean of ``y'``.
     """
     n, d = X.shape
+    head = slice(0, min(n, sample_rows))
     shift = np.empty(d + 1)
-    shift[:d] = X[:sample_rows].mean(axis=0, dtype=np.float64)
-    shift[d] = y[:sample_rows].mean(dtype=np.float64)
+    shift[:d] = ((X[head] - x_offset) / x_scale).mean(axis=0)
+    shift[d] = ((y[head] - y_offset) / y_scale).mean()
     sums = np.zeros(d + 1)
     products = np.zeros((d + 1, d + 1))
-    _shifted_sums(X, y, shift, sums, products)
+    _shifted_sums(X, y, x_offset, x_scale, y_offset, y_scale, shift, sums, products)
     products = np.triu(products) + np.triu(products, 1).T
     mean_shifted = sums / n
     moments = np.zeros((d + 2, d + 2))
@@ -408,7 +405,8 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     n, d = X.shape
     index = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
     use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS
-    moments = centred_moments(X, y) if use_moments else np.empty((0, 0))
+    moments = (centred_moments(X, y, x_offset, x_scale, y_offset, y_scale) if use_moments
+               else np.empty((0, 0)))
     return _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                        fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
                        p1, p2, tol, stop_early, n_iter_no_change, check_every, keep_best,

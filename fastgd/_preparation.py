@@ -19,8 +19,10 @@ EXACT_EIGEN_FEATURES = 64
 POWER_ITERATIONS = 30
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
 CHUNK_BYTES = 1 << 22
-#: Largest column mean or spread accepted: beyond it squares overflow float64.
-MAX_MAGNITUDE = 1e150
+#: Largest column mean or spread accepted (float64 tops out near 1.8e308).
+MAX_MAGNITUDE = 1e300
+#: A column's sum of squares below this may have underflowed: its spread is recomputed.
+TINY_SUM_OF_SQUARES = 1e-280
 #: A column whose spread is below this fraction of its magnitude is treated as constant.
 CONSTANT_COLUMN_RTOL = 1e-10
 
@@ -85,7 +87,9 @@ class Problem:
 def column_offsets_scales(X, center):
     """Return the mean (or 0) and the spread about it of each column of X.
 
-    Two passes in float64 over row chunks, so no full-size temporary is made. Constant columns
+    Two passes in float64 over row chunks, so no full-size temporary is made; a column whose
+    squares under- or overflow (values beyond about 1e-140 or 1e150) is redone scaled by its
+    largest deviation, so spreads from 1e-300 to 1e300 come out right. Constant columns
     get scale ``inf``: their standardised values and weights are then exactly 0, where a finite
     scale would let the rounding error of the centering into their gradient.
 
@@ -109,16 +113,21 @@ def column_offsets_scales(X, center):
             offset += ones[:len(chunk)] @ chunk
         offset /= n
     sum_sq = np.zeros(d)
-    with np.errstate(over="ignore"):  # an overflow is reported just below, as a ValueError
+    with np.errstate(over="ignore", under="ignore"):  # extreme columns are redone just below
         for start in range(0, n, rows):
             chunk = X[start:start + rows] - offset
             chunk *= chunk
             sum_sq += ones[:len(chunk)] @ chunk
     scale = np.sqrt(sum_sq / n)
+    extreme = ~(sum_sq > TINY_SUM_OF_SQUARES) | ~np.isfinite(sum_sq)
+    for j in np.flatnonzero(extreme):  # squares under- or overflowed: scale by the peak first
+        deviation = X[:, j] - offset[j]
+        peak = np.max(np.abs(deviation))
+        scale[j] = peak * np.sqrt(np.mean(np.square(deviation / peak))) if peak > 0 else 0.0
     if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
         raise ValueError(
-            "The data are too large for float64 arithmetic (their squares overflow): divide X "
-            "or y by a power of ten and scale the fitted coefficients back."
+            f"The data are too large for float64 arithmetic (beyond {MAX_MAGNITUDE:.0e}): divide "
+            "X or y by a power of ten and scale the fitted coefficients back."
         )
     constant = scale <= CONSTANT_COLUMN_RTOL * (np.abs(offset) + scale)
     scale[constant] = np.inf

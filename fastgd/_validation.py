@@ -10,6 +10,8 @@ import numpy as np
 from . import schedules
 
 BACKENDS = ("auto", "numba", "numpy")
+#: Largest absolute target accepted: the losses fastgd reports are squares of y's units.
+MAX_TARGET = 1e153
 _INTEGERS = (int, np.integer)
 _REALS = (int, float, np.integer, np.floating)
 
@@ -102,6 +104,11 @@ def check_X_y(X, y):
             "pass one target value per row of X."
         )
     check_finite(y, "y")
+    if float(np.max(np.abs(y))) > MAX_TARGET:
+        raise ValueError(
+            f"y has values beyond {MAX_TARGET:.0e}: squared errors of such a target overflow "
+            "float64. Divide y by a power of ten and scale the fitted coefficients back."
+        )
     return X, np.ascontiguousarray(y, dtype=X.dtype)
 
 
