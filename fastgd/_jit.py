@@ -9,16 +9,43 @@ values (``nnan``, ``ninf``) are never used. Without Numba all are ``None`` and
 :data:`NUMBA_AVAILABLE` is False; the NumPy backend then serves alone.
 """
 
+import warnings
+
 try:
     import numba
 except ImportError:  # pragma: no cover - exercised only on installs without numba
     numba = None
 
 NUMBA_AVAILABLE = numba is not None
+_warned_no_cache = []
 
 
 def _njit(**options):
-    return numba.njit(cache=True, nogil=True, **options) if NUMBA_AVAILABLE else None
+    """A decorator compiling with ``options``; cached on disk when Numba finds a place.
+
+    On a read-only install with no writable cache directory Numba refuses ``cache=True``
+    ("no locator available"); the kernels are then compiled in every process, with one
+    warning saying how to restore the cache.
+    """
+    if not NUMBA_AVAILABLE:
+        return None
+
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, nogil=True, **options)(function)
+        except RuntimeError as exc:
+            if "cannot cache" not in str(exc):
+                raise
+            if not _warned_no_cache:
+                _warned_no_cache.append(True)
+                warnings.warn(
+                    "fastgd cannot write its Numba cache here (read-only install, no writable "
+                    "home directory), so its kernels are compiled anew in every process. Set "
+                    "NUMBA_CACHE_DIR to a writable directory to keep them.", RuntimeWarning,
+                    stacklevel=2)
+            return numba.njit(cache=False, nogil=True, **options)(function)
+
+    return decorate
 
 
 kernel = _njit()
