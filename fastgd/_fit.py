@@ -105,8 +105,16 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
             "for InverseTime), "
             "or learning_rate='auto', which scales the data and picks a stable step."
         )
-    coef, intercept, losses = problem.to_original_units(coef, intercept, losses)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        coef, intercept, losses = problem.to_original_units(coef, intercept, losses)
     dtype = X.dtype.type
+    largest = np.finfo(dtype).max
+    if not (np.abs(coef).max() <= largest and abs(intercept) <= largest):
+        raise ValueError(
+            f"The fitted coefficients exceed the range of {X.dtype} (up to {largest:.1e}): "
+            "some columns of X are tiny next to y. Multiply them by a power of ten (and the "
+            "coefficients by the same afterwards), or pass float32 data as float64."
+        )
     settings.update(random_state=seed, backend=backend_name)
     return FitResult(
         coef=coef.astype(dtype, copy=False), intercept=dtype(intercept), loss_history=losses,

@@ -21,6 +21,8 @@ POWER_ITERATIONS = 30
 CHUNK_BYTES = 1 << 22
 #: Largest column mean or spread accepted (float64 tops out near 1.8e308).
 MAX_MAGNITUDE = 1e300
+#: Smallest spread used: its reciprocal stays finite.
+MIN_SCALE = 1e-300
 #: A column's sum of squares below this may have underflowed: its spread is recomputed.
 TINY_SUM_OF_SQUARES = 1e-280
 #: A column whose spread is below this fraction of its magnitude is treated as constant.
@@ -130,6 +132,7 @@ def column_offsets_scales(X, center):
             "X or y by a power of ten and scale the fitted coefficients back."
         )
     constant = scale <= CONSTANT_COLUMN_RTOL * (np.abs(offset) + scale)
+    np.maximum(scale, MIN_SCALE, out=scale)  # a subnormal spread would overflow 1 / scale
     scale[constant] = np.inf
     return offset, scale
 
@@ -187,6 +190,8 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
         y_offset, y_scale = column_offsets_scales(y[:, None], fit_intercept)
         y_offset = float(y_offset[0])
         y_scale = float(y_scale[0]) if np.isfinite(y_scale[0]) else 1.0  # constant y
+        if fit_intercept and y[0] == y.min() == y.max():
+            y_offset = float(y[0])  # exactly, so that no rounding of a mean is left to fit
         learning_rate = schedules.Adaptive(
             largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size))
     else:

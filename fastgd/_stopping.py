@@ -17,6 +17,9 @@ ADAPTIVE_FLOOR = 1e-6
 ADAPTIVE_PHASE_STEPS = 1.0
 #: A loss this many times the starting loss means the iterates are blowing up.
 DIVERGENCE_RATIO = 1e6
+#: Losses computed in different orders (or from moments) differ by rounding: a stall counts
+#: as "above the start" only beyond this relative margin.
+ROUNDING_RTOL = 1e-9
 #: An adaptive schedule applies the rule every ``CHECK_UPDATES`` updates, not once an epoch,
 #: when an epoch has more updates than that and X at most ``CHECK_MAX_FEATURES`` columns (the
 #: loss then costs O(d^2) from the data's moments): on large data one epoch is enough to reach
@@ -103,7 +106,7 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
         best_recent = min(best_recent, history[e])
     if best_recent < best_before * (1.0 - tol):
         return phase_start, best_before, eta, base_loss, RUNNING
-    if best_recent > start_loss:
+    if best_recent > start_loss * (1.0 + ROUNDING_RTOL):
         return phase_start, best_before, eta, base_loss, DIVERGED
     if kind != ADAPTIVE:
         return phase_start, best_before, eta, base_loss, CONVERGED if stop_early else RUNNING

@@ -49,11 +49,14 @@ def test_constant_and_duplicated_columns(backend):
     assert excess_mse(X2, y, res) <= 1e-3
 
 
-def test_constant_target(backend):
+@pytest.mark.parametrize("value", [-2.5, 0.99999])  # 0.99999: its mean is not exact
+def test_constant_target(value, backend):
     X, _, _, _ = make_problem("several", random_state=3)
-    res = fastgd.fit(X, np.full(len(X), -2.5), epochs=20, backend=backend)
+    X[:, 0] = 0.0
+    X[0, 0] = 1e-26  # a column that magnifies any left-over rounding by 1e26
+    res = fastgd.fit(X, np.full(len(X), value), epochs=20, backend=backend)
     np.testing.assert_array_equal(res.coef, 0.0)
-    assert res.intercept == -2.5
+    assert res.intercept == value
 
 
 def test_one_row_and_one_column(backend):
@@ -92,3 +95,19 @@ def test_concurrent_fits_equal_sequential_fits():
         thread.join()
     for got, expected in zip(results, sequential):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_nothing_to_learn_is_not_divergence(backend):
+    """All-zero features without an intercept: the loss cannot move, and that is no blow-up."""
+    y = np.r_[0.0, np.ones(33)].astype(np.float32)
+    res = fastgd.fit(np.zeros((34, 1), dtype=np.float32), y, batch_size=1, epochs=6,
+                     fit_intercept=False, tol=None, backend=backend)
+    assert res.coef[0] == 0.0 and res.n_epochs == 6
+
+
+@pytest.mark.parametrize("x, dtype", [(1.4e-44, np.float32), (1.1e-308, np.float64)])
+def test_coefficients_beyond_the_dtype_range_are_refused(x, dtype, backend):
+    X = np.full((2, 1), x, dtype=dtype)  # the fit needs a weight of 2 / x
+    with pytest.raises(ValueError, match=f"exceed the range of {np.dtype(dtype)}"):
+        fastgd.fit(X, np.full(2, 2.0, dtype=dtype), epochs=5, fit_intercept=False,
+                   backend=backend)
