@@ -34,10 +34,10 @@ def _example(title, X, y, coef, intercept, seed, out):
         "lstsq": np.r_[ls_coef, ls_intercept],
     }
     widths = [max(12, len(h) + 2) for h in columns]
-    out("  " + f"{'':4}" + "".join(f"{h:>{w}}" for h, w in zip(columns, widths)))
+    out("  " + f"{'':4}" + "".join(f"{h:>{w}}" for h, w in zip(columns, widths, strict=True)))
     for k, name in enumerate(names):
-        out("  " + f"{name:4}" + "".join(f"{col[k]:>{w}.4f}" for col, w in zip(columns.values(),
-                                                                            widths)))
+        cells = zip(columns.values(), widths, strict=True)
+        out("  " + f"{name:4}" + "".join(f"{col[k]:>{w}.4f}" for col, w in cells))
     for name, res in fits.items():
         rel = (np.mean((res.predict(X) - y) ** 2) / np.mean((X @ ls_coef + ls_intercept - y) ** 2)
                - 1.0)

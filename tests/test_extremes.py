@@ -93,7 +93,7 @@ def test_concurrent_fits_equal_sequential_fits():
         thread.start()
     for thread in threads:
         thread.join()
-    for got, expected in zip(results, sequential):
+    for got, expected in zip(results, sequential, strict=True):
         np.testing.assert_array_equal(got, expected)
 
 
