@@ -1,6 +1,7 @@
 """Command line: ``python -m fastgd demo|bench`` (or the ``fastgd`` console script)."""
 
 import argparse
+import os
 import sys
 
 
@@ -38,5 +39,15 @@ def main(argv=None):
     return 0
 
 
+def console_main():
+    """Run :func:`main`; a reader that closes the pipe early (``| head``) ends it quietly."""
+    try:
+        return main()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's exit-time flush must not fail again
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

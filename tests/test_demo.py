@@ -28,3 +28,13 @@ def test_bad_command_exits_with_usage():
     done = subprocess.run([sys.executable, "-m", "fastgd", "nonsense"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def test_demo_piped_into_a_closed_reader_ends_quietly():
+    with subprocess.Popen([sys.executable, "-m", "fastgd", "demo", "--seed", "1", "--repeats",
+                           "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.readline()
+        proc.stdout.close()  # as `| head -1` does
+        stderr = proc.stderr.read().decode()
+        assert proc.wait(timeout=300) == 0
+    assert "Traceback" not in stderr
