@@ -13,6 +13,7 @@ and rows are processed in pairs so that two dot products are in flight at once.
 """
 
 import numpy as np
+from numba import config
 
 from ._intrinsics import prefetch
 from ._jit import inlined_reassociating_kernel, kernel, reassociating_kernel
@@ -49,6 +50,14 @@ def _splitmix64(state):
     z = (z ^ (z >> _S30)) * _MIX1
     z = (z ^ (z >> _S27)) * _MIX2
     return z ^ (z >> _S31)
+
+
+if config.DISABLE_JIT:  # pure Python: NumPy warns on the uint64 wrap-around SplitMix64 relies on
+    _splitmix64_wrapping = _splitmix64
+
+    def _splitmix64(state):
+        with np.errstate(over="ignore"):
+            return _splitmix64_wrapping(state)
 
 
 @kernel

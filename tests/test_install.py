@@ -1,5 +1,6 @@
 """Installs where Numba cannot write its cache still work, with one warning."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -30,5 +31,32 @@ def test_unwritable_cache_falls_back_to_uncached_kernels():
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_kernels_run_as_python_with_the_jit_disabled():
+    """NUMBA_DISABLE_JIT=1 runs the kernel source as Python: same answers, no warnings."""
+    script = textwrap.dedent("""
+        import warnings
+        import numpy as np
+        warnings.simplefilter("error")
+        import fastgd
+        from fastgd.datasets import make_problem
+
+        X, y, _, _ = make_problem("several", random_state=0)
+        X, y = X[:200], y[:200]
+        for kwargs in (dict(), dict(batch_size=7, drop_last=True), dict(fit_intercept=False)):
+            python = fastgd.fit(X, y, epochs=5, random_state=3, **kwargs)
+            reference = fastgd.fit(X, y, epochs=5, random_state=3, backend="numpy",
+                                   shuffle=False, **kwargs)
+            assert python.backend == "numba" and np.isfinite(python.coef).all()
+            ordered = fastgd.fit(X, y, epochs=5, shuffle=False, **kwargs)
+            np.testing.assert_allclose(ordered.coef, reference.coef, rtol=1e-9)
+        print("ok")
+    """)
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
