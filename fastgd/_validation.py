@@ -65,7 +65,9 @@ def as_float_array(a, name):
 
 def check_finite(a, name):
     """Raise ValueError naming the first NaN or infinite entry of ``a``, if any."""
-    if np.isfinite(a.sum(dtype=np.float64)):
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing sum is looked into
+        total = a.sum(dtype=np.float64)
+    if np.isfinite(total):
         return
     bad = np.argwhere(~np.isfinite(a))
     if bad.size == 0:  # the sum overflowed on finite values

@@ -111,3 +111,13 @@ def test_coefficients_beyond_the_dtype_range_are_refused(x, dtype, backend):
     with pytest.raises(ValueError, match=f"exceed the range of {np.dtype(dtype)}"):
         fastgd.fit(X, np.full(2, 2.0, dtype=dtype), epochs=5, fit_intercept=False,
                    backend=backend)
+
+
+def test_many_constant_columns_leave_only_the_intercept(backend):
+    """Over 64 columns the curvature comes from power iteration, which must survive zero."""
+    rng = np.random.default_rng(7)
+    X = np.ones((30, 70)) * np.arange(70)
+    y = rng.standard_normal(30)
+    res = fastgd.fit(X, y, epochs=30, random_state=0, backend=backend)
+    np.testing.assert_array_equal(res.coef, 0.0)
+    assert res.intercept == pytest.approx(y.mean(), rel=1e-6)

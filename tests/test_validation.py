@@ -96,3 +96,30 @@ def test_divergence_raises_instead_of_returning_nan(backend):
     with pytest.raises(fastgd.DivergenceError, match=r"diverged in epoch \d+ of 50.*eta0"):
         fastgd.fit(X, y, epochs=50, learning_rate=schedules.Constant(1.0), backend=backend)
     assert issubclass(fastgd.DivergenceError, FloatingPointError)
+
+
+def test_half_precision_becomes_float32_and_booleans_float64():
+    X16 = X_OK.astype(np.float16)
+    assert fastgd.fit(X16, Y_OK.astype(np.float16), epochs=2).coef.dtype == np.float32
+    assert fastgd.fit(X_OK > 0, Y_OK, epochs=2).coef.dtype == np.float64
+
+
+def test_finite_data_whose_sum_overflows_passes_the_finiteness_check():
+    from fastgd._validation import check_finite
+
+    check_finite(np.array([1e308, 1e308]), "X")  # the sum is inf, no entry is
+
+
+def test_random_state_objects():
+    a = fastgd.fit(X_OK, Y_OK, epochs=3, tol=None, random_state=np.random.RandomState(4))
+    b = fastgd.fit(X_OK, Y_OK, epochs=3, tol=None, random_state=np.random.RandomState(4))
+    np.testing.assert_array_equal(a.coef, b.coef)
+
+
+def test_unknown_family_and_abstract_schedule():
+    from fastgd.datasets import make_problem
+
+    with pytest.raises(ValueError, match="Unknown family 'huge'"):
+        make_problem("huge")
+    with pytest.raises(NotImplementedError):
+        schedules.Schedule().lower()
