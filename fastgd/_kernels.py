@@ -239,7 +239,7 @@ def _batches(X, y, index, first, last, x_offset, x_scale, y_offset, y_scale, coe
 
 @kernel
 def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
-                fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0, p1, p2,
+                fit_intercept, batch_size, n_batches, shuffle, seed, epochs, kind, eta0, p1, p2,
                 tol, stop_early, n_iter_no_change, check_every, keep_best, moments,
                 loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
@@ -258,8 +258,10 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
         Coefficients in the standardised space; start values in, fitted values out.
     intercept : ndarray of shape (1,), float64
         Intercept in the standardised space, in and out.
-    fit_intercept, drop_last, shuffle, stop_early : bool
+    fit_intercept, shuffle, stop_early : bool
     batch_size, epochs, n_iter_no_change : int
+    n_batches : int
+        Batches an epoch: ``ceil(n / batch_size)``, or ``n // batch_size`` with ``drop_last``.
     seed : int
         Seed of the SplitMix64 stream that shuffles the rows.
     kind, eta0, p1, p2 : int, float, float, float
@@ -291,7 +293,6 @@ def _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, interce
     state[0] = np.uint64(seed)
     v = np.empty(d)
     g = np.empty(d)
-    n_batches = n // batch_size if drop_last else (n + batch_size - 1) // batch_size
     checks_per_epoch = (n_batches + check_every - 1) // check_every
     check_losses = np.empty(epochs * checks_per_epoch)
     n_checks = 0
@@ -403,7 +404,7 @@ def centred_moments(X, y, x_offset, x_scale, y_offset, y_scale, sample_rows=1024
 
 
 def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
-        drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
+        n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
         check_every, keep_best, loss_history):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
 
@@ -417,6 +418,6 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     moments = (centred_moments(X, y, x_offset, x_scale, y_offset, y_scale) if use_moments
                else np.empty((0, 0)))
     return _run_epochs(X, y, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
-                       fit_intercept, batch_size, drop_last, shuffle, seed, epochs, kind, eta0,
+                       fit_intercept, batch_size, n_batches, shuffle, seed, epochs, kind, eta0,
                        p1, p2, tol, stop_early, n_iter_no_change, check_every, keep_best,
                        moments, loss_history)

@@ -12,7 +12,7 @@ from .schedules import step_size
 
 
 def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
-        drop_last, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
+        n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
         check_every, keep_best, loss_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
@@ -22,7 +22,6 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     n = X.shape[0]
     rng = np.random.default_rng(seed)
     order = np.arange(n)
-    n_batches = n // batch_size if drop_last else -(-n // batch_size)
     y_std = (y.astype(np.float64) - y_offset) / y_scale
 
     def training_loss():

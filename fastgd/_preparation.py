@@ -41,7 +41,7 @@ class Problem:
     y_scale: float
     fit_intercept: bool
     batch_size: int
-    drop_last: bool
+    n_batches: int
     shuffle: bool
     seed: int
     epochs: int
@@ -72,7 +72,7 @@ class Problem:
         kind, eta0, p1, p2 = self.schedule.lower()
         n_epochs, n_updates, status = backend_run(
             self.X, self.y, self.x_offset, self.x_scale, self.y_offset, self.y_scale, coef,
-            intercept, self.fit_intercept, self.batch_size, self.drop_last, self.shuffle,
+            intercept, self.fit_intercept, self.batch_size, self.n_batches, self.shuffle,
             self.seed, self.epochs, kind, eta0, p1, p2, self.tol, self.stop_early,
             self.n_iter_no_change, self.check_every, self.keep_best, loss_history)
         return coef, intercept[0], loss_history[:n_epochs], n_epochs, n_updates, status
@@ -199,7 +199,7 @@ def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffl
         y_offset, y_scale = 0.0, 1.0
     return Problem(
         X=X, y=y, x_offset=x_offset, x_scale=x_scale, y_offset=y_offset, y_scale=y_scale,
-        fit_intercept=fit_intercept, batch_size=batch_size, drop_last=drop_last,
+        fit_intercept=fit_intercept, batch_size=batch_size, n_batches=n_batches,
         shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
         tol=0.0 if tol is None else tol, stop_early=tol is not None,
         n_iter_no_change=n_iter_no_change,
