@@ -10,51 +10,79 @@ from ._stopping import CONVERGED, DIVERGED
 from .exceptions import DivergenceError
 
 
-def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept=True,
-        shuffle=True, drop_last=False, tol=1e-4, n_iter_no_change=5, random_state=None,
+def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
+        fit_intercept=True, penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
+        early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False, tol=1e-4,
+        n_iter_no_change=5, coef_init=None, intercept_init=None, random_state=None,
         backend="auto"):
     """Fit a least-squares linear model by mini-batch gradient descent.
 
-    Minimises ``(1 / 2n) * sum_i (x_i . w + b - y_i)^2``. Each epoch shuffles the rows (if
+    Minimises ``(1 / 2N) * sum_i s_i * (x_i . w + b - y_i)^2 + penalty(w)`` with sample weights
+    ``s_i`` (1 by default) and ``N = sum_i s_i``. Each epoch shuffles the rows (if
     ``shuffle``), walks them in batches of ``batch_size`` and makes one update per batch with
-    the mean gradient of the batch's rows; the last, shorter batch is used unless ``drop_last``.
-    ``batch_size=1`` is stochastic gradient descent, ``batch_size=n`` full-batch descent.
+    the weighted mean gradient of the batch's rows, followed by the penalty's proximal map; the
+    last, shorter batch is used unless ``drop_last``. ``batch_size=1`` is stochastic gradient
+    descent, ``batch_size=n`` full-batch descent.
 
     Parameters
     ----------
     X : array_like of shape (n_samples, n_features)
         Training data: real numbers, finite. float32 is kept; other types become float64. Any
         memory layout; the array is never modified.
-    y : array_like of shape (n_samples,)
-        Targets, finite.
+    y : array_like of shape (n_samples,) or (n_samples, n_targets)
+        Targets, finite. A 2-D y fits one model per column in the same passes over X.
+    sample_weight : array_like of shape (n_samples,), optional
+        Non-negative weights of the rows (zeros leave rows out); default all 1.
     batch_size : int, default 32
         Rows per update; a value above n_samples means full batches.
     epochs : int, default 1000
         Most passes over the data.
     learning_rate : str or fastgd.schedules.Schedule, default "auto"
-        ``"auto"`` standardises X and y internally (results come back in the original units)
-        and runs ``Adaptive`` from the fastest contracting step of the standardised problem
-        for this batch size: no tuning for raw data. The result's ``learning_rate`` shows the
-        schedule chosen. A name
+        ``"auto"`` standardises X and y internally (results come back in the original units;
+        the penalty still applies to the original coefficients) and runs ``Adaptive`` from the
+        fastest contracting step of the standardised problem for this batch size: no tuning
+        for raw data. The result's ``learning_rate`` shows the schedule chosen. A name
         (``"constant"``, ``"inverse_time"``, ``"invscaling"``, ``"exponential"``,
         ``"adaptive"``) takes that schedule with its default parameters, and a schedule object
         (``fastgd.schedules.Constant(0.05)``, ...) runs as given; both act on the raw data.
     fit_intercept : bool, default True
-        Whether to fit the intercept ``b`` (else it is 0).
+        Whether to fit the intercept ``b`` (else it is 0). It is never penalised.
+    penalty : {None, "l2", "l1", "elasticnet"}, default None
+        ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)`` with ``l1_ratio`` 0 for
+        ``"l2"`` and 1 for ``"l1"`` (scikit-learn's meaning). Applied by proximal updates, so
+        the coefficients an L1 penalty sets to zero come out exactly 0.0.
+    alpha : float, default 0.0001
+        Strength of the penalty (>= 0).
+    l1_ratio : float, default 0.15
+        The L1 share of the elastic net, in [0, 1].
+    average : bool or int, default False
+        Return the Polyak-Ruppert average of the iterates: ``True`` from the first update, an
+        int ``a`` from update ``a`` on. The losses checked and reported are the average's.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the rows (seeded by ``random_state``), stop when the
+        validation loss makes no progress (``tol``, ``n_iter_no_change``) and return the
+        weights of the check with the lowest validation loss.
+    validation_fraction : float, default 0.1
+        Share of the rows held out with ``early_stopping``, in (0, 1).
     shuffle : bool, default True
         Whether to shuffle the rows before each epoch.
     drop_last : bool, default False
         Whether to skip the last batch of an epoch when it is shorter than ``batch_size``.
     tol : float or None, default 1e-4
-        Relative decrease of the training loss that counts as progress. When
-        ``n_iter_no_change`` epochs in a row bring no loss below ``(1 - tol)`` times the lowest
-        before them, the fit stops; an adaptive schedule (``"auto"`` too) first divides its step
-        by 5 and stops only when a smaller step no longer helps. None runs exactly ``epochs``
-        epochs.
+        Relative decrease of the objective (the validation loss with ``early_stopping``) that
+        counts as progress. When ``n_iter_no_change`` epochs in a row bring no value below
+        ``(1 - tol)`` times the lowest before them, the fit stops; an adaptive schedule
+        (``"auto"`` too) first divides its step by 5 and stops only when a smaller step no
+        longer helps. None runs exactly ``epochs`` epochs.
     n_iter_no_change : int, default 5
         Epochs without progress that make a stall.
+    coef_init : array_like of shape (n_features,) or (n_targets, n_features), optional
+        Start values of the coefficients (warm start; default zeros), shaped like the result's.
+    intercept_init : float or array_like of shape (n_targets,), optional
+        Start values of the intercepts (default zeros).
     random_state : None, int or numpy.random.Generator, default None
-        Seed of the shuffling; the same int gives bit-identical results on the same backend.
+        Seed of the shuffling and of the validation split; the same int gives bit-identical
+        results on the same backend.
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
         ``"auto"`` takes Numba when it imports.
@@ -62,8 +90,8 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
     Returns
     -------
     FitResult
-        ``coef``, ``intercept``, ``loss_history``, ``n_epochs``, ``n_updates``, ``converged``,
-        ``backend`` and ``predict``.
+        ``coef``, ``intercept``, ``loss_history``, ``validation_loss_history``, ``n_epochs``,
+        ``n_updates``, ``converged``, ``backend``, ``settings`` and ``predict``.
 
     Raises
     ------
@@ -83,21 +111,33 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
     (array([7.]), 3.0)
     """
     X, y = v.check_X_y(X, y)
+    weights = v.check_sample_weight(sample_weight, X.shape[0])
     settings = dict(
         batch_size=v.check_positive_int(batch_size, "batch_size"),
         epochs=v.check_positive_int(epochs, "epochs"),
         learning_rate=v.check_learning_rate(learning_rate),
         fit_intercept=v.check_bool(fit_intercept, "fit_intercept"),
+        penalty=v.check_penalty(penalty),
+        alpha=v.check_real(alpha, "alpha", 0.0, np.inf, high_open=True),
+        l1_ratio=v.check_real(l1_ratio, "l1_ratio", 0.0, 1.0),
+        early_stopping=v.check_bool(early_stopping, "early_stopping"),
+        validation_fraction=v.check_real(validation_fraction, "validation_fraction", 0.0, 1.0,
+                                         low_open=True, high_open=True),
         shuffle=v.check_bool(shuffle, "shuffle"),
         drop_last=v.check_bool(drop_last, "drop_last"),
         tol=v.check_tol(tol),
         n_iter_no_change=v.check_positive_int(n_iter_no_change, "n_iter_no_change"),
     )
+    average_start = v.check_average(average)
+    coef_start, intercept_start = v.check_init(coef_init, intercept_init, X.shape[1], y.shape,
+                                               settings["fit_intercept"])
     backend_name, backend_run = get_backend(v.check_backend(backend))
     seed = v.check_random_state(random_state)
 
-    problem = prepare(X, y, seed=seed, **settings)
-    coef, intercept, losses, n_epochs, n_updates, status = problem.run(backend_run)
+    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
+                      intercept_init=intercept_start, average_start=average_start, seed=seed,
+                      **settings)
+    coef, intercept, losses, val_losses, n_epochs, n_updates, status = problem.run(backend_run)
     if status == DIVERGED:
         raise DivergenceError(
             f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
@@ -106,18 +146,25 @@ def fit(X, y, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept
             "or learning_rate='auto', which scales the data and picks a stable step."
         )
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        coef, intercept, losses = problem.to_original_units(coef, intercept, losses)
+        coef, intercept, losses, val_losses = problem.to_original_units(
+            coef, intercept, losses, val_losses)
     dtype = X.dtype.type
     largest = np.finfo(dtype).max
-    if not (np.abs(coef).max() <= largest and abs(intercept) <= largest):
+    if not (np.abs(coef).max() <= largest and np.abs(intercept).max() <= largest):
         raise ValueError(
             f"The fitted coefficients exceed the range of {X.dtype} (up to {largest:.1e}): "
             "some columns of X are tiny next to y. Multiply them by a power of ten (and the "
             "coefficients by the same afterwards), or pass float32 data as float64."
         )
-    settings.update(random_state=seed, backend=backend_name)
+    coef, intercept = coef.astype(dtype), intercept.astype(dtype)
+    if y.ndim == 1:
+        coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
+        val_losses = None if val_losses is None else val_losses[:, 0]
+    settings.update(average=average, sample_weight=weights is not None,
+                    warm_start=coef_init is not None or intercept_init is not None,
+                    random_state=seed, backend=backend_name)
     return FitResult(
-        coef=coef.astype(dtype, copy=False), intercept=dtype(intercept), loss_history=losses,
+        coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
         backend=backend_name, learning_rate=problem.schedule, batch_size=problem.batch_size,
         settings=settings,

@@ -11,9 +11,10 @@ from ._stopping import DIVERGED, RUNNING, check_progress
 from .schedules import step_size
 
 
-def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, batch_size,
-        n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
-        check_every, keep_best, loss_history):
+def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, l1,
+        l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early,
+        n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
+        loss_history, val_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     See ``fastgd._kernels._run_epochs`` for the parameters and the returned
@@ -22,15 +23,33 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
     n = X.shape[0]
     rng = np.random.default_rng(seed)
     order = np.arange(n)
-    y_std = (y.astype(np.float64) - y_offset) / y_scale
+    validating = X_val.shape[0] > 0
 
-    def training_loss():
-        residual = (X - x_offset) / x_scale @ coef + intercept[0] - y_std
-        return 0.5 * np.mean(residual**2)
+    def standardise(X, Y, weights):
+        s = np.ones(X.shape[0]) if weights is None else weights
+        return (X - x_offset) / x_scale, (Y.astype(np.float64) - y_offset) / y_scale, s
 
-    start_loss = training_loss()
+    Z, T, s = standardise(X, Y, weights)
+    Z_val, T_val, s_val = standardise(X_val, Y_val, weights_val)
+
+    def losses(Z, T, s, coef, intercept, penalised):
+        """Loss (plus penalty) of each target: ``(1/2) sum(s r^2) / sum(s)``."""
+        residual = Z @ coef.T + intercept - T
+        out = 0.5 * (s @ residual**2) / s.sum()
+        if penalised:
+            out += (l1 * np.abs(coef)).sum(axis=1) + 0.5 * coef**2 @ l2
+        return out
+
+    def check(coef, intercept):
+        if validating:
+            return losses(Z_val, T_val, s_val, coef, intercept, False)
+        return losses(Z, T, s, coef, intercept, True)
+
+    start_loss = check(coef, intercept).sum()
     check_losses = []
     best_loss, best_coef, best_intercept = np.inf, coef.copy(), intercept.copy()
+    avg_coef, avg_intercept = coef.copy(), intercept.copy()
+    model_coef, model_intercept = coef, intercept
     t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs):
@@ -38,29 +57,46 @@ def run(X, y, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_interce
                 order = rng.permutation(n)
             for batch in range(n_batches):
                 rows = order[batch * batch_size:(batch + 1) * batch_size]
-                X_batch = (X[rows] - x_offset) / x_scale  # standardised rows
-                residual = X_batch @ coef + intercept[0] - y_std[rows]
-                eta_t = step_size(kind, eta, p1, p2, t, epoch)
-                coef -= eta_t * (X_batch.T @ residual) / len(rows)
-                if fit_intercept:
-                    intercept[0] -= eta_t * residual.mean()
+                weight = s[rows].sum()
+                if weight > 0:
+                    residual = (Z[rows] @ coef.T + intercept - T[rows]) * s[rows, None]
+                    eta_t = step_size(kind, eta, p1, p2, t, epoch)
+                    w = coef - eta_t * (residual.T @ Z[rows]) / weight
+                    coef[:] = np.sign(w) * np.maximum(np.abs(w) - eta_t * l1, 0.0) / (
+                        1.0 + eta_t * l2)
+                    if fit_intercept:
+                        intercept -= eta_t * residual.sum(axis=0) / weight
                 t += 1
+                if 0 <= average_start < t:
+                    share = 1.0 / (t - average_start)
+                    avg_coef += (coef - avg_coef) * share
+                    avg_intercept += (intercept - avg_intercept) * share
+                    model_coef, model_intercept = avg_coef, avg_intercept
                 if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
-                    check_losses.append(training_loss())
+                    out = check(model_coef, model_intercept)
+                    check_losses.append(out.sum())
                     if keep_best and check_losses[-1] < best_loss:
                         best_loss = check_losses[-1]
-                        best_coef[:], best_intercept[:] = coef, intercept
+                        best_coef[:], best_intercept[:] = model_coef, model_intercept
                     phase_start, best_before, eta, base_loss, status = check_progress(
                         check_losses, len(check_losses) - 1, phase_start, best_before, eta,
                         base_loss, eta0, kind, tol, stop_early, n_iter_no_change, check_every,
                         start_loss)
                     if status != RUNNING:
                         break
-            loss_history[epoch] = check_losses[-1]
+            if validating:
+                val_history[epoch] = out
+                out = losses(Z, T, s, model_coef, model_intercept, True)
+            loss_history[epoch] = out
             if status != RUNNING:
                 break
     n_epochs = epoch + 1
-    if keep_best and status != DIVERGED and best_loss < check_losses[-1]:
+    if status == DIVERGED:
+        return n_epochs, t, status
+    coef[:], intercept[:] = model_coef, model_intercept
+    if keep_best and best_loss < check_losses[-1]:
         coef[:], intercept[:] = best_coef, best_intercept
-        loss_history[n_epochs - 1] = best_loss
+    loss_history[n_epochs - 1] = losses(Z, T, s, coef, intercept, True)
+    if validating:
+        val_history[n_epochs - 1] = losses(Z_val, T_val, s_val, coef, intercept, False)
     return n_epochs, t, status

@@ -34,12 +34,17 @@ class Problem:
     """A fit reduced to arrays and numbers, in the standardised space the backends work in."""
 
     X: np.ndarray
-    y: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray | None
     x_offset: np.ndarray
     x_scale: np.ndarray
-    y_offset: float
-    y_scale: float
+    y_offset: np.ndarray
+    y_scale: np.ndarray
+    coef_init: np.ndarray
+    intercept_init: np.ndarray
     fit_intercept: bool
+    l1: np.ndarray
+    l2: np.ndarray
     batch_size: int
     n_batches: int
     shuffle: bool
@@ -51,43 +56,52 @@ class Problem:
     n_iter_no_change: int
     check_every: int
     keep_best: bool
+    average_start: int
+    X_val: np.ndarray
+    Y_val: np.ndarray
+    weights_val: np.ndarray | None
     standardised: bool
 
     def run(self, backend_run):
-        """Run ``backend_run`` on this problem from zero coefficients.
+        """Run ``backend_run`` on this problem from its start values.
 
         Returns
         -------
-        coef : ndarray of shape (d,), float64
+        coef : ndarray of shape (k, d), float64
             Standardised coefficients.
-        intercept : float
-            Standardised intercept.
-        loss_history : ndarray of shape (n_epochs,), float64
-            Standardised epoch losses.
+        intercept : ndarray of shape (k,), float64
+            Standardised intercepts.
+        loss_history, val_history : ndarray of shape (n_epochs, k), float64
+            Standardised epoch objectives and validation losses (None without validation).
         n_epochs, n_updates, status : int
         """
-        coef = np.zeros(self.X.shape[1])
-        intercept = np.zeros(1)
-        loss_history = np.full(self.epochs, np.nan)
+        coef = self.coef_init.copy()
+        intercept = self.intercept_init.copy()
+        loss_history = np.full((self.epochs, self.Y.shape[1]), np.nan)
+        val_history = np.full_like(loss_history, np.nan)
         kind, eta0, p1, p2 = self.schedule.lower()
         n_epochs, n_updates, status = backend_run(
-            self.X, self.y, self.x_offset, self.x_scale, self.y_offset, self.y_scale, coef,
-            intercept, self.fit_intercept, self.batch_size, self.n_batches, self.shuffle,
-            self.seed, self.epochs, kind, eta0, p1, p2, self.tol, self.stop_early,
-            self.n_iter_no_change, self.check_every, self.keep_best, loss_history)
-        return coef, intercept[0], loss_history[:n_epochs], n_epochs, n_updates, status
+            self.X, self.Y, self.weights, self.x_offset, self.x_scale, self.y_offset,
+            self.y_scale, coef, intercept, self.fit_intercept, self.l1, self.l2,
+            self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs, kind, eta0,
+            p1, p2, self.tol, self.stop_early, self.n_iter_no_change, self.check_every,
+            self.keep_best, self.average_start, self.X_val, self.Y_val, self.weights_val,
+            loss_history, val_history)
+        validated = val_history[:n_epochs] if self.X_val.shape[0] else None
+        return coef, intercept, loss_history[:n_epochs], validated, n_epochs, n_updates, status
 
-    def to_original_units(self, coef, intercept, loss_history):
-        """Map standardised coefficients, intercept and losses back to the user's units."""
+    def to_original_units(self, coef, intercept, *histories):
+        """Map standardised coefficients, intercepts and loss histories to the user's units."""
         if not self.standardised:
-            return coef, intercept, loss_history
-        coef_out = coef * self.y_scale / self.x_scale
-        intercept_out = self.y_offset + self.y_scale * intercept - self.x_offset @ coef_out
-        return coef_out, intercept_out, loss_history * self.y_scale**2
+            return (coef, intercept, *histories)
+        coef_out = coef * self.y_scale[:, None] / self.x_scale
+        intercept_out = self.y_offset + self.y_scale * intercept - coef_out @ self.x_offset
+        return (coef_out, intercept_out,
+                *(None if h is None else h * self.y_scale**2 for h in histories))
 
 
-def column_offsets_scales(X, center):
-    """Return the mean (or 0) and the spread about it of each column of X.
+def column_offsets_scales(X, center, weights=None):
+    """Return the (weighted) mean (or 0) and the spread about it of each column of X.
 
     Two passes in float64 over row chunks, so no full-size temporary is made; a column whose
     squares under- or overflow (values beyond about 1e-140 or 1e150) is redone scaled by its
@@ -100,6 +114,8 @@ def column_offsets_scales(X, center):
     X : ndarray of shape (n, d)
     center : bool
         Whether the offset is the column mean (True) or 0 (the spread is then the RMS).
+    weights : ndarray of shape (n,), optional
+        Sample weights of the rows (default: all 1).
 
     Returns
     -------
@@ -107,25 +123,27 @@ def column_offsets_scales(X, center):
     """
     n, d = X.shape
     rows = max(1, CHUNK_BYTES // (8 * d))
-    ones = np.ones(min(rows, n))
+    weights = np.ones(n) if weights is None else weights
+    total = weights.sum()
     offset = np.zeros(d)
     if center:  # column sums as a matrix-vector product: BLAS, far faster than sum(axis=0)
         for start in range(0, n, rows):
             chunk = X[start:start + rows].astype(np.float64, copy=False)
-            offset += ones[:len(chunk)] @ chunk
-        offset /= n
+            offset += weights[start:start + rows] @ chunk
+        offset /= total
     sum_sq = np.zeros(d)
     with np.errstate(over="ignore", under="ignore"):  # extreme columns are redone just below
         for start in range(0, n, rows):
             chunk = X[start:start + rows] - offset
             chunk *= chunk
-            sum_sq += ones[:len(chunk)] @ chunk
-    scale = np.sqrt(sum_sq / n)
+            sum_sq += weights[start:start + rows] @ chunk
+    scale = np.sqrt(sum_sq / total)
     extreme = ~(sum_sq > TINY_SUM_OF_SQUARES) | ~np.isfinite(sum_sq)
     for j in np.flatnonzero(extreme):  # squares under- or overflowed: scale by the peak first
         deviation = X[:, j] - offset[j]
         peak = np.max(np.abs(deviation))
-        scale[j] = peak * np.sqrt(np.mean(np.square(deviation / peak))) if peak > 0 else 0.0
+        spread = weights @ np.square(deviation / peak) / total if peak > 0 else 0.0
+        scale[j] = peak * np.sqrt(spread)
     if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
         raise ValueError(
             f"The data are too large for float64 arithmetic (beyond {MAX_MAGNITUDE:.0e}): divide "
@@ -137,15 +155,17 @@ def column_offsets_scales(X, center):
     return offset, scale
 
 
-def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
+def largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
     """The step ``B / (beta + (B - 1) * lambda_max)`` of the standardised problem.
 
     For least squares this is the mini-batch step of fastest contraction (Ma, Bassily & Belkin,
     2018, "The power of interpolation"), with ``beta`` the mean squared row norm (they use the
     largest; the mean keeps one outlying row from shrinking every step) and ``lambda_max`` the
-    largest eigenvalue of the Gram matrix divided by n, both of the standardised rows (the
-    intercept adds a column of ones). ``lambda_max`` is computed on up to ``CURVATURE_ROWS`` evenly
-    spaced rows: exactly for up to ``EXACT_EIGEN_FEATURES`` features, by power iteration above.
+    largest eigenvalue of the (weighted) Gram matrix divided by the total weight, both of the
+    standardised rows (the intercept adds a column of ones). With sample weights ``beta`` is the
+    larger of the plain and the weighted mean. ``lambda_max`` is computed on up to
+    ``CURVATURE_ROWS`` evenly spaced rows: exactly for up to ``EXACT_EIGEN_FEATURES`` features,
+    by power iteration above. The penalties need no room: their proximal maps are stable.
 
     Returns
     -------
@@ -155,8 +175,13 @@ def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
     rows = slice(None) if n <= CURVATURE_ROWS else np.linspace(0, n - 1, CURVATURE_ROWS).astype(
         np.intp)
     Z = (X[rows] - x_offset) / x_scale
+    norms = np.square(Z).sum(axis=1)
+    beta = float(norms.mean()) + fit_intercept
+    if weights is not None and weights[rows].sum() > 0:
+        s = weights[rows] / weights[rows].sum()
+        beta = max(beta, float(s @ norms) + fit_intercept)
+        Z = Z * np.sqrt(s * Z.shape[0])[:, None]
     m = Z.shape[0]
-    beta = float(np.square(Z).sum()) / m + fit_intercept
     if d <= EXACT_EIGEN_FEATURES:
         lam = float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
     else:
@@ -173,35 +198,107 @@ def largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size):
     return batch_size / denominator if denominator > 0 else 1.0
 
 
-def prepare(X, y, *, learning_rate, fit_intercept, batch_size, drop_last, shuffle, seed,
-            epochs, tol, n_iter_no_change):
+def split_validation(X, Y, weights, fraction, seed):
+    """Split the rows, seeded, into a training set and a validation set of ``fraction``.
+
+    The validation rows are ``ceil(fraction * n)`` rows drawn at random; both sets keep the
+    rows in their original order (copies of them).
+
+    Returns
+    -------
+    X, Y, weights, X_val, Y_val, weights_val
+        ``weights`` and ``weights_val`` are None when ``weights`` is.
+    """
+    n = X.shape[0]
+    n_val = int(np.ceil(fraction * n))
+    if n - n_val < 1:
+        raise ValueError(f"early_stopping holds out {n_val} of the {n} rows "
+                         f"(validation_fraction={fraction}), leaving none to train on: pass more "
+                         "rows or a smaller validation_fraction.")
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    parts = [X[train], Y[train], None, X[val], Y[val], None]
+    if weights is not None:
+        parts[2], parts[5] = weights[train], weights[val]
+        for part, name in ((parts[2], "training"), (parts[5], "validation")):
+            if not part.sum() > 0:
+                raise ValueError(f"Every row of the {name} set of early_stopping has weight 0: "
+                                 "give more rows a positive sample_weight, or change "
+                                 "random_state or validation_fraction.")
+    return tuple(parts)
+
+
+def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale):
+    """The L1 and L2 strengths of the standardised coefficients.
+
+    The penalty ``alpha * (rho * |w|_1 + (1 - rho) / 2 * |w|_2^2)`` on the user's coefficients
+    ``w = y_scale * w' / x_scale``, divided by ``y_scale^2`` like the loss, is
+    ``sum(l1 * |w'|) + sum(l2 / 2 * w'^2)``. Strengths are capped at ``MAX_MAGNITUDE`` (for
+    columns of spread near 1e-300), where they already pin the weight at 0.
+
+    Returns
+    -------
+    l1 : ndarray of shape (k, d)
+    l2 : ndarray of shape (d,)
+    """
+    rho = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
+    strength = 0.0 if penalty is None else alpha
+    with np.errstate(over="ignore"):  # capped just below
+        l1 = strength * rho / y_scale[:, None] / x_scale
+        l2 = strength * (1.0 - rho) / x_scale / x_scale
+    return np.minimum(l1, MAX_MAGNITUDE), np.minimum(l2, MAX_MAGNITUDE)
+
+
+def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, penalty,
+            alpha, l1_ratio, average_start, early_stopping, validation_fraction, batch_size,
+            drop_last, shuffle, seed, epochs, tol, n_iter_no_change):
     """Build the :class:`Problem` for validated input.
 
-    With ``learning_rate="auto"`` the columns of X and y are standardised on the fly and the
-    schedule is ``Adaptive`` from the largest contracting step of the standardised problem for
-    this batch size; any other schedule runs on the raw data.
+    ``Y`` has shape (n, k), ``coef_init`` (k, d) and ``intercept_init`` (k,) (or None) in the
+    user's units. Without ``intercept_init`` the standardised intercept starts at 0.
+    With ``early_stopping`` a seeded part of the rows is held out (see
+    :func:`split_validation`). With ``learning_rate="auto"`` the columns of X and Y are
+    standardised on the fly (weighted by ``weights``) and the schedule is ``Adaptive`` from the
+    largest contracting step of the standardised problem for this batch size; any other
+    schedule runs on the raw data.
     """
-    n, d = X.shape
+    d = X.shape[1]
+    k = Y.shape[1]
+    X_val, Y_val, weights_val = np.empty((0, d), X.dtype), np.empty((0, k), Y.dtype), None
+    if early_stopping:
+        X, Y, weights, X_val, Y_val, weights_val = split_validation(
+            X, Y, weights, validation_fraction, seed)
+    n = X.shape[0]
     batch_size = min(batch_size, n)
     n_batches = n // batch_size if drop_last else -(-n // batch_size)
     auto = isinstance(learning_rate, str)
     if auto:
-        x_offset, x_scale = column_offsets_scales(X, fit_intercept)
-        y_offset, y_scale = column_offsets_scales(y[:, None], fit_intercept)
-        y_offset = float(y_offset[0])
-        y_scale = float(y_scale[0]) if np.isfinite(y_scale[0]) else 1.0  # constant y
-        if fit_intercept and y[0] == y.min() == y.max():
-            y_offset = float(y[0])  # exactly, so that no rounding of a mean is left to fit
+        x_offset, x_scale = column_offsets_scales(X, fit_intercept, weights)
+        y_offset, y_scale = column_offsets_scales(Y, fit_intercept, weights)
+        y_scale[~np.isfinite(y_scale)] = 1.0  # a constant target
+        if fit_intercept:
+            constant = np.all(Y == Y[0], axis=0)  # exactly: no rounding of a mean left to fit
+            y_offset[constant] = Y[0, constant]
         learning_rate = schedules.Adaptive(
-            largest_stable_step(X, x_offset, x_scale, fit_intercept, batch_size))
+            largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size))
     else:
         x_offset, x_scale = np.zeros(d), np.ones(d)
-        y_offset, y_scale = 0.0, 1.0
+        y_offset, y_scale = np.zeros(k), np.ones(k)
+    l1, l2 = penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale)
+    coef_start = coef_init * np.where(np.isfinite(x_scale), x_scale, 0.0) / y_scale[:, None]
+    if intercept_init is None or not fit_intercept:
+        intercept_start = np.zeros(k)  # standardised: the model starts at the mean of y
+    else:
+        intercept_start = (intercept_init - y_offset + coef_init @ x_offset) / y_scale
     return Problem(
-        X=X, y=y, x_offset=x_offset, x_scale=x_scale, y_offset=y_offset, y_scale=y_scale,
-        fit_intercept=fit_intercept, batch_size=batch_size, n_batches=n_batches,
+        X=X, Y=Y, weights=weights, x_offset=x_offset,
+        x_scale=x_scale, y_offset=y_offset, y_scale=y_scale, coef_init=coef_start,
+        intercept_init=intercept_start,
+        fit_intercept=fit_intercept, l1=l1, l2=l2, batch_size=batch_size, n_batches=n_batches,
         shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
         tol=0.0 if tol is None else tol, stop_early=tol is not None,
         n_iter_no_change=n_iter_no_change,
-        check_every=check_interval(learning_rate.kind, d, n_batches), keep_best=auto,
+        check_every=check_interval(learning_rate.kind, d, n_batches),
+        keep_best=auto or early_stopping, average_start=average_start, X_val=X_val,
+        Y_val=Y_val, weights_val=weights_val,
         standardised=auto)

@@ -14,13 +14,19 @@ class FitResult:
 
     Attributes
     ----------
-    coef : ndarray of shape (n_features,)
-        Coefficients, in X's float dtype.
-    intercept : float
-        Intercept (0.0 when ``fit_intercept=False``), a scalar of X's float dtype.
-    loss_history : ndarray of shape (n_epochs,)
-        Mean training loss ``(1/2) * mean((x . w + b - y)^2)`` of each epoch, in y's units
-        squared, averaged over the epoch's batches at the weights each batch was evaluated at.
+    coef : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients, in X's float dtype; one row per target for a 2-D y.
+    intercept : float or ndarray of shape (n_targets,)
+        Intercept (0.0 when ``fit_intercept=False``) of X's float dtype; one per target for a
+        2-D y.
+    loss_history : ndarray of shape (n_epochs,) or (n_epochs, n_targets)
+        The objective at the end of each epoch, in y's units squared: the training loss
+        ``(1/2) * sum(s * (x . w + b - y)^2) / sum(s)`` plus the penalty, of the weights that
+        would be returned then (the average, when averaging). The last entry is that of the
+        returned weights.
+    validation_loss_history : ndarray like loss_history, or None
+        With ``early_stopping``, the loss (without penalty) on the held-out rows at the end of
+        each epoch, the last entry that of the returned weights; else None.
     n_epochs : int
         Epochs run.
     n_updates : int
@@ -35,12 +41,14 @@ class FitResult:
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict
-        The arguments of the ``fastgd.fit`` call, ``random_state`` as the seed drawn from it.
+        The arguments of the ``fastgd.fit`` call, ``random_state`` as the seed drawn from it;
+        ``sample_weight`` and ``warm_start`` say whether weights and start values were given.
     """
 
     coef: np.ndarray
     intercept: np.floating
     loss_history: np.ndarray
+    validation_loss_history: np.ndarray | None
     n_epochs: int
     n_updates: int
     converged: bool
@@ -58,8 +66,8 @@ class FitResult:
 
         Returns
         -------
-        ndarray of shape (n_samples,)
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
             In the dtype of the fitted coefficients.
         """
-        X = check_X(X, n_features=self.coef.shape[0])
-        return (X @ self.coef + self.intercept).astype(self.coef.dtype, copy=False)
+        X = check_X(X, n_features=self.coef.shape[-1])
+        return (X @ self.coef.T + self.intercept).astype(self.coef.dtype, copy=False)

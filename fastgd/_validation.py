@@ -10,6 +10,7 @@ import numpy as np
 from . import schedules
 
 BACKENDS = ("auto", "numba", "numpy")
+PENALTIES = ("l2", "l1", "elasticnet")
 #: Largest absolute target accepted: the losses fastgd reports are squares of y's units.
 MAX_TARGET = 1e153
 _INTEGERS = (int, np.integer)
@@ -87,24 +88,24 @@ def check_X_y(X, y):
     Parameters
     ----------
     X : array_like of shape (n_samples, n_features)
-    y : array_like of shape (n_samples,)
+    y : array_like of shape (n_samples,) or (n_samples, n_targets)
 
     Returns
     -------
     X : ndarray of shape (n_samples, n_features)
         float32 or float64, C-contiguous; the user's array itself when it already was.
-    y : ndarray of shape (n_samples,)
-        Of X's dtype.
+    y : ndarray of shape (n_samples,) or (n_samples, n_targets)
+        Of X's dtype, C-contiguous.
     """
     X = check_X(X)
     y = as_float_array(y, "y")
-    if y.ndim != 1:
-        hint = " (a column vector: pass y.ravel())" if y.ndim == 2 and y.shape[1] == 1 else ""
-        raise ValueError(f"y must be 1-D of shape (n_samples,), got shape {y.shape}{hint}.")
+    if y.ndim not in (1, 2) or y.ndim == 2 and y.shape[1] == 0:
+        raise ValueError(f"y must be of shape (n_samples,) or (n_samples, n_targets) with "
+                         f"n_targets >= 1, got shape {y.shape}.")
     if y.shape[0] != X.shape[0]:
         raise ValueError(
             f"X and y have different numbers of rows: X has {X.shape[0]}, y has {y.shape[0]}; "
-            "pass one target value per row of X."
+            "pass one target value (or row of targets) per row of X."
         )
     check_finite(y, "y")
     if float(np.max(np.abs(y))) > MAX_TARGET:
@@ -113,6 +114,112 @@ def check_X_y(X, y):
             "float64. Divide y by a power of ten and scale the fitted coefficients back."
         )
     return X, np.ascontiguousarray(y, dtype=X.dtype)
+
+
+def check_sample_weight(sample_weight, n_samples):
+    """Return the sample weights as a float64 array of shape (n_samples,), or None.
+
+    Weights must be finite and non-negative with a positive sum; zeros drop rows from the fit.
+    """
+    if sample_weight is None:
+        return None
+    weights = as_float_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    if weights.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},), one weight per row of "
+                         f"X, got shape {weights.shape}.")
+    check_finite(weights, "sample_weight")
+    if np.any(weights < 0):
+        first = int(np.flatnonzero(weights < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative, got {weights[first]} at index "
+                         f"{first}; use 0 to leave a row out.")
+    if not weights.sum() > 0:
+        raise ValueError("sample_weight is zero everywhere: give some rows a positive weight.")
+    return np.ascontiguousarray(weights)
+
+
+def check_penalty(penalty):
+    """Return ``penalty`` if it names a penalty (or is None), else raise ValueError."""
+    if penalty is not None and penalty not in PENALTIES:
+        raise ValueError(f"Unknown penalty {penalty!r}: use None or one of "
+                         f"{', '.join(map(repr, PENALTIES))}.")
+    return penalty
+
+
+def check_real(value, name, low, high, high_open=False, low_open=False):
+    """Return ``value`` as a float in the interval from ``low`` to ``high``.
+
+    Raises TypeError for a non-number and ValueError (naming the interval) outside it.
+    """
+    if isinstance(value, bool) or not isinstance(value, _REALS):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__}).")
+    value = float(value)
+    above = value > low if low_open else value >= low
+    below = value < high if high_open else value <= high
+    if not (above and below):  # NaN fails too
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must lie in {interval}, got {value!r}.")
+    return value
+
+
+def check_average(average):
+    """Return the update count after which iterates are averaged, or -1 for no averaging.
+
+    ``True`` averages from the first update, an int ``a >= 1`` from update ``a`` on, ``False``
+    and ``0`` not at all.
+    """
+    if isinstance(average, (bool, np.bool_)):
+        return 0 if average else -1
+    if not isinstance(average, _INTEGERS):
+        raise TypeError(f"average must be True, False or a number of updates, got "
+                        f"{average!r}.")
+    if average < 0:
+        raise ValueError(f"average must be >= 0 (updates before averaging starts), got "
+                         f"{average}.")
+    return int(average) if average > 0 else -1
+
+
+def check_init(coef_init, intercept_init, n_features, y_shape, fit_intercept):
+    """Validate warm-start values against the data's shapes.
+
+    Parameters
+    ----------
+    coef_init : None or array_like of shape (n_features,) for 1-D y, (n_targets, n_features)
+        for 2-D y
+    intercept_init : None, float (1-D y) or array_like of shape (n_targets,)
+    n_features : int
+    y_shape : tuple
+    fit_intercept : bool
+
+    Returns
+    -------
+    coef : ndarray of shape (n_targets, n_features), float64
+        Zeros when no start value was given.
+    intercept : ndarray of shape (n_targets,), float64, or None
+        None when no start value was given.
+    """
+    k = y_shape[1] if len(y_shape) == 2 else 1
+    coef_shape = (k, n_features) if len(y_shape) == 2 else (n_features,)
+    intercept_shape = (k,) if len(y_shape) == 2 else ()
+    coef = np.zeros((k, n_features))
+    intercept = None
+    if coef_init is not None:
+        given = as_float_array(coef_init, "coef_init")
+        if given.shape != coef_shape:
+            raise ValueError(f"coef_init must have shape {coef_shape} (that of the fitted "
+                             f"coef for this X and y), got shape {given.shape}.")
+        check_finite(given, "coef_init")
+        coef[:] = given.reshape(k, n_features)
+    if intercept_init is not None:
+        given = as_float_array(intercept_init, "intercept_init")
+        if given.shape != intercept_shape:
+            raise ValueError(f"intercept_init must have shape {intercept_shape} (that of the "
+                             f"fitted intercept for this y), got shape {given.shape}.")
+        check_finite(given, "intercept_init")
+        if not fit_intercept and np.any(given != 0):
+            raise ValueError("intercept_init is given but fit_intercept=False fixes the "
+                             "intercept at 0: drop intercept_init or set fit_intercept=True.")
+        intercept = given.reshape(k).astype(np.float64)
+    return coef, intercept
 
 
 def check_X(X, n_features=None):
