@@ -350,7 +350,12 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         A check evaluates the model that would be returned (the average, once averaging runs):
         its validation loss when a validation set is given, else its training objective.
     keep_best : bool
-        Whether to end with the weights of the check of lowest loss rather than the last ones.
+        Whether to end with the weights of lowest loss among the start and the checks rather
+        than the last ones.
+        With an L1 penalty and no validation set, the weights then take one proximal step on
+        the full gradient with the schedule's first step, kept if it lowers the objective: the
+        mini-batch noise left in coefficients the optimum sets to zero exceeds the penalty's
+        margin in some batches, and this step makes them exactly 0.0.
     average_start : int
         Updates after which the iterates are averaged (Polyak-Ruppert); negative: never.
     moments, moments_val : ndarray of shape (d + k + 1, d + k + 1) or (0, 0), float64
@@ -403,7 +408,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     else:
         start_loss = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef,
                                 intercept, l1, l2, True, empty, V, c, out)
-    best_loss = np.inf
+    best_loss = start_loss
     best_coef = coef.copy()
     best_intercept = intercept.copy()
     for epoch in range(epochs):
@@ -451,8 +456,20 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     if keep_best and best_loss < check_losses[n_checks - 1]:
         coef[:, :] = best_coef
         intercept[:] = best_intercept
-    _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept, l1, l2,
-               True, empty, V, c, out)
+    final = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
+                       l1, l2, True, empty, V, c, out)
+    if not validating and np.any(l1 > 0.0):
+        best_coef[:, :] = coef
+        best_intercept[:] = intercept
+        _batch_update(X, Y, weights, index, 0, index.shape[0], x_offset, x_scale, y_offset,
+                      inv_y_scale, coef, intercept, fit_intercept, l1, l2,
+                      _step_size(kind, eta0, p1, p2, 0, 0), V, c, G, r_sum)
+        if _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
+                      l1, l2, True, empty, V, c, out) > final:
+            coef[:, :] = best_coef
+            intercept[:] = best_intercept
+            _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
+                       l1, l2, True, empty, V, c, out)
     loss_history[n_epochs - 1, :] = out
     if validating:
         _objective(X_val, Y_val, weights_val, x_offset, x_scale, y_offset, inv_y_scale, coef,

@@ -45,9 +45,19 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
             return losses(Z_val, T_val, s_val, coef, intercept, False)
         return losses(Z, T, s, coef, intercept, True)
 
+    def proximal_step(rows, eta_t):
+        """One step on the weighted mean gradient of ``rows``, then the penalty's proximal map."""
+        weight = s[rows].sum()
+        if weight > 0:
+            residual = (Z[rows] @ coef.T + intercept - T[rows]) * s[rows, None]
+            w = coef - eta_t * (residual.T @ Z[rows]) / weight
+            coef[:] = np.sign(w) * np.maximum(np.abs(w) - eta_t * l1, 0.0) / (1.0 + eta_t * l2)
+            if fit_intercept:
+                intercept[:] -= eta_t * residual.sum(axis=0) / weight
+
     start_loss = check(coef, intercept).sum()
     check_losses = []
-    best_loss, best_coef, best_intercept = np.inf, coef.copy(), intercept.copy()
+    best_loss, best_coef, best_intercept = start_loss, coef.copy(), intercept.copy()
     avg_coef, avg_intercept = coef.copy(), intercept.copy()
     model_coef, model_intercept = coef, intercept
     t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
@@ -57,15 +67,7 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                 order = rng.permutation(n)
             for batch in range(n_batches):
                 rows = order[batch * batch_size:(batch + 1) * batch_size]
-                weight = s[rows].sum()
-                if weight > 0:
-                    residual = (Z[rows] @ coef.T + intercept - T[rows]) * s[rows, None]
-                    eta_t = step_size(kind, eta, p1, p2, t, epoch)
-                    w = coef - eta_t * (residual.T @ Z[rows]) / weight
-                    coef[:] = np.sign(w) * np.maximum(np.abs(w) - eta_t * l1, 0.0) / (
-                        1.0 + eta_t * l2)
-                    if fit_intercept:
-                        intercept -= eta_t * residual.sum(axis=0) / weight
+                proximal_step(rows, step_size(kind, eta, p1, p2, t, epoch))
                 t += 1
                 if 0 <= average_start < t:
                     share = 1.0 / (t - average_start)
@@ -97,6 +99,14 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     if keep_best and best_loss < check_losses[-1]:
         coef[:], intercept[:] = best_coef, best_intercept
     loss_history[n_epochs - 1] = losses(Z, T, s, coef, intercept, True)
+    if not validating and np.any(l1 > 0):  # a full-gradient step that zeroes noise (see kernels)
+        before = coef.copy(), intercept.copy()
+        proximal_step(np.arange(n), step_size(kind, eta0, p1, p2, 0, 0))
+        polished = losses(Z, T, s, coef, intercept, True)
+        if polished.sum() > loss_history[n_epochs - 1].sum():
+            coef[:], intercept[:] = before
+        else:
+            loss_history[n_epochs - 1] = polished
     if validating:
         val_history[n_epochs - 1] = losses(Z_val, T_val, s_val, coef, intercept, False)
     return n_epochs, t, status

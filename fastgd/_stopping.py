@@ -51,7 +51,9 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     phase also lasts until its steps add up to ``ADAPTIVE_PHASE_STEPS``.
 
     The fit has diverged when the loss is not finite, exceeds ``DIVERGENCE_RATIO`` times the
-    loss at the start, or has stalled above the loss at the start.
+    loss at the start, or (for a schedule that cannot shrink its step) has stalled above the
+    loss at the start. An adaptive schedule stalled above the start shrinks its step like any
+    stall: the start may be near the optimum already (a warm start, a strong penalty).
 
     Parameters
     ----------
@@ -106,9 +108,9 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
         best_recent = min(best_recent, history[e])
     if best_recent < best_before * (1.0 - tol):
         return phase_start, best_before, eta, base_loss, RUNNING
-    if best_recent > start_loss * (1.0 + ROUNDING_RTOL):
-        return phase_start, best_before, eta, base_loss, DIVERGED
     if kind != ADAPTIVE:
+        if best_recent > start_loss * (1.0 + ROUNDING_RTOL):
+            return phase_start, best_before, eta, base_loss, DIVERGED
         return phase_start, best_before, eta, base_loss, CONVERGED if stop_early else RUNNING
     spent = best_before >= base_loss * (1.0 - tol) or eta < eta0 * ADAPTIVE_FLOOR
     if stop_early and spent:
