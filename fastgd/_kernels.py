@@ -17,11 +17,13 @@ from numba import config
 
 from ._intrinsics import prefetch, row_weight
 from ._jit import inlined_reassociating_kernel, kernel, reassociating_kernel
-from ._stopping import CHECK_MAX_FEATURES, DIVERGED, RUNNING, check_progress
+from ._stopping import (CHECK_MAX_FEATURES, DIVERGED, RUNNING, check_progress,
+                        within_one_standard_error)
 from .schedules import step_size
 
 _step_size = kernel(step_size)
 _check_progress = kernel(check_progress)
+_within_one_standard_error = kernel(within_one_standard_error)
 
 #: Rows ahead of the current one whose loads are started early (measured best: 8 to 12).
 PREFETCH_DISTANCE = 8
@@ -118,8 +120,9 @@ def _effective_weights(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale
 
 @reassociating_kernel
 def _mean_losses(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept, V, c,
-                 out):
-    """Write into ``out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over X's rows.
+                 out, q):
+    """Write into ``out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over X's rows,
+    and into ``q[i]`` (unless q is None) the loss ``(1/2) sum_t r^2`` of row ``i``.
 
     ``weights`` holds the sample weights ``s``, or is None for unit weights.
     """
@@ -130,11 +133,15 @@ def _mean_losses(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, 
     total = 0.0
     for i in range(n):
         s = row_weight(weights, i)
+        row = 0.0
         for t in range(k):
             f = c[t] - Y[i, t] * inv_y_scale[t]
             for j in range(d):
                 f += X[i, j] * V[t, j]
             out[t] += s * f * f
+            row += f * f
+        if q is not None:
+            q[i] = 0.5 * row
         total += s
     for t in range(k):
         out[t] = 0.5 * out[t] / total
@@ -166,14 +173,15 @@ def _moment_losses(coef, intercept, moments, out):
 
 @kernel
 def _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept, l1, l2,
-               penalised, moments, V, c, out):
+               penalised, moments, V, c, out, q):
     """Write into ``out[t]`` the loss of target ``t`` (plus its penalty if ``penalised``), from
-    ``moments`` when given, else by a pass over X; return the sum over targets."""
+    ``moments`` when given, else by a pass over X that also writes the rows' losses into ``q``
+    (unless it is None); return the sum over targets."""
     if moments.shape[0] > 0:
         _moment_losses(coef, intercept, moments, out)
     else:
         _mean_losses(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
-                     V, c, out)
+                     V, c, out, q)
     k, d = coef.shape
     total = 0.0
     for t in range(k):
@@ -310,8 +318,7 @@ def _batches(X, Y, weights, index, first, last, x_offset, x_scale, y_offset, inv
 def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
                 fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0,
                 p1, p2, tol, stop_early, n_iter_no_change, check_every, keep_best,
-                average_start, moments, X_val, Y_val, weights_val, moments_val, loss_history,
-                val_history):
+                average_start, moments, X_val, Y_val, weights_val, loss_history, val_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
@@ -350,17 +357,23 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         A check evaluates the model that would be returned (the average, once averaging runs):
         its validation loss when a validation set is given, else its training objective.
     keep_best : bool
-        Whether to end with the weights of lowest loss among the start and the checks rather
-        than the last ones.
+        Whether to end with the kept weights among the start and the checks rather than the
+        last ones: those of lowest loss or, with a validation set, those of the latest check
+        within one standard error of the lowest
+        (:func:`fastgd._stopping.within_one_standard_error`).
         With an L1 penalty and no validation set, the weights then take one proximal step on
         the full gradient with the schedule's first step, kept if it lowers the objective: the
         mini-batch noise left in coefficients the optimum sets to zero exceeds the penalty's
         margin in some batches, and this step makes them exactly 0.0.
     average_start : int
-        Updates after which the iterates are averaged (Polyak-Ruppert); negative: never.
-    moments, moments_val : ndarray of shape (d + k + 1, d + k + 1) or (0, 0), float64
-        :func:`centred_moments` of the standardised training (validation) data, to compute the
-        losses at checks in O(k d^2); empty: a pass over the data.
+        Updates after which the iterates are averaged (Polyak-Ruppert); negative: never. With
+        a validation set and no averaging asked for, each check evaluates (and may keep) the
+        average of the iterates since the check before: single iterates at a large step are
+        noisy, and the lowest validation loss among them would often be a lucky one that
+        fits the held-out rows, not the data.
+    moments : ndarray of shape (d + k + 1, d + k + 1) or (0, 0), float64
+        :func:`centred_moments` of the standardised training data, to compute the losses at
+        checks in O(k d^2); empty: a pass over the data. Validation losses are always passes.
     X_val, Y_val, weights_val : ndarray of shapes (m, d), (m, k), (m,) (or None)
         The validation set; ``m = 0``: none.
     loss_history, val_history : ndarray of shape (epochs, k), float64
@@ -379,6 +392,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     """
     k, d = coef.shape
     validating = X_val.shape[0] > 0
+    interval_averages = validating and average_start < 0
     inv_y_scale = 1.0 / y_scale
     state = np.empty(1, dtype=np.uint64)
     state[0] = np.uint64(seed)
@@ -402,13 +416,17 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     status = RUNNING
     n_epochs = epochs
     empty = np.empty((0, 0))
+    q = np.empty(X_val.shape[0])
+    q_lowest = np.empty(X_val.shape[0])
     if validating:
         start_loss = _objective(X_val, Y_val, weights_val, x_offset, x_scale, y_offset,
-                                inv_y_scale, coef, intercept, l1, l2, False, empty, V, c, out)
+                                inv_y_scale, coef, intercept, l1, l2, False, empty, V, c, out,
+                                q_lowest)
     else:
         start_loss = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef,
-                                intercept, l1, l2, True, empty, V, c, out)
+                                intercept, l1, l2, True, empty, V, c, out, None)
     best_loss = start_loss
+    lowest = start_loss
     best_coef = coef.copy()
     best_intercept = intercept.copy()
     for epoch in range(epochs):
@@ -417,6 +435,8 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         first = 0
         while first < n_batches and status == RUNNING:
             last = min(first + check_every, n_batches)
+            if interval_averages:
+                average_start = t
             t = _batches(X, Y, weights, index, first, last, x_offset, x_scale, y_offset,
                          inv_y_scale, coef, intercept, fit_intercept, l1, l2, batch_size, kind,
                          eta, p1, p2, t, epoch, average_start, avg_coef, avg_intercept, V, c, G,
@@ -427,13 +447,19 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
                 model_intercept = avg_intercept
             if validating:
                 loss = _objective(X_val, Y_val, weights_val, x_offset, x_scale, y_offset,
-                                  inv_y_scale, model_coef, model_intercept, l1, l2, False,
-                                  moments_val, V, c, out)
+                                  inv_y_scale, model_coef, model_intercept, l1, l2, False, empty,
+                                  V, c, out, q)
+                keep = loss <= lowest or _within_one_standard_error(q, q_lowest, weights_val)
+                if loss <= lowest:
+                    q_lowest[:] = q
             else:
                 loss = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale,
-                                  model_coef, model_intercept, l1, l2, True, moments, V, c, out)
+                                  model_coef, model_intercept, l1, l2, True, moments, V, c, out,
+                                  None)
+                keep = loss <= lowest
             check_losses[n_checks] = loss
-            if keep_best and loss < best_loss:
+            lowest = min(lowest, loss)
+            if keep_best and keep:
                 best_loss = loss
                 best_coef[:, :] = model_coef
                 best_intercept[:] = model_intercept
@@ -444,7 +470,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         if validating:
             val_history[epoch, :] = out
             _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, model_coef,
-                       model_intercept, l1, l2, True, moments, V, c, out)
+                       model_intercept, l1, l2, True, moments, V, c, out, None)
         loss_history[epoch, :] = out
         if status != RUNNING:
             n_epochs = epoch + 1
@@ -457,7 +483,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         coef[:, :] = best_coef
         intercept[:] = best_intercept
     final = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
-                       l1, l2, True, empty, V, c, out)
+                       l1, l2, True, empty, V, c, out, None)
     if not validating and np.any(l1 > 0.0):
         best_coef[:, :] = coef
         best_intercept[:] = intercept
@@ -465,15 +491,15 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
                       inv_y_scale, coef, intercept, fit_intercept, l1, l2,
                       _step_size(kind, eta0, p1, p2, 0, 0), V, c, G, r_sum)
         if _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
-                      l1, l2, True, empty, V, c, out) > final:
+                      l1, l2, True, empty, V, c, out, None) > final:
             coef[:, :] = best_coef
             intercept[:] = best_intercept
             _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
-                       l1, l2, True, empty, V, c, out)
+                       l1, l2, True, empty, V, c, out, None)
     loss_history[n_epochs - 1, :] = out
     if validating:
         _objective(X_val, Y_val, weights_val, x_offset, x_scale, y_offset, inv_y_scale, coef,
-                   intercept, l1, l2, False, empty, V, c, out)
+                   intercept, l1, l2, False, empty, V, c, out, None)
         val_history[n_epochs - 1, :] = out
     return n_epochs, t, status
 
@@ -548,31 +574,23 @@ def centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale, sample_
     return moments
 
 
-def _moments_if_cheaper(X, Y, weights, x_offset, x_scale, y_offset, y_scale):
-    """:func:`centred_moments` when they make the losses cheaper than passes, else empty."""
-    n, d = X.shape
-    if d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS:
-        return centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale)
-    return np.empty((0, 0))
-
-
 def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, l1,
         l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early,
         n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
         loss_history, val_history):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
 
-    With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more
-    (in the training or the validation set), the losses at checks come from the data's centred
-    moments (one pass to compute them, then O(k d^2) a check).
+    With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more,
+    the training losses at checks come from the data's centred moments (one pass to compute
+    them, then O(k d^2) a check).
     """
-    n = X.shape[0]
+    n, d = X.shape
     index = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    moments = _moments_if_cheaper(X, Y, weights, x_offset, x_scale, y_offset, y_scale)
-    moments_val = _moments_if_cheaper(X_val, Y_val, weights_val, x_offset, x_scale, y_offset,
-                                      y_scale)
+    use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS
+    moments = (centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale)
+               if use_moments else np.empty((0, 0)))
     return _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef,
                        intercept, fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed,
                        epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
                        check_every, keep_best, average_start, moments, X_val, Y_val,
-                       weights_val, moments_val, loss_history, val_history)
+                       weights_val, loss_history, val_history)

@@ -7,7 +7,7 @@ two backends agree exactly only with ``shuffle=False``.
 
 import numpy as np
 
-from ._stopping import DIVERGED, RUNNING, check_progress
+from ._stopping import DIVERGED, RUNNING, check_progress, within_one_standard_error
 from .schedules import step_size
 
 
@@ -24,6 +24,7 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     rng = np.random.default_rng(seed)
     order = np.arange(n)
     validating = X_val.shape[0] > 0
+    interval_averages = validating and average_start < 0
 
     def standardise(X, Y, weights):
         s = np.ones(X.shape[0]) if weights is None else weights
@@ -32,10 +33,13 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     Z, T, s = standardise(X, Y, weights)
     Z_val, T_val, s_val = standardise(X_val, Y_val, weights_val)
 
+    def row_losses(Z, T, coef, intercept):
+        """``(1/2) r^2`` of each row (first axis) and target."""
+        return 0.5 * (Z @ coef.T + intercept - T) ** 2
+
     def losses(Z, T, s, coef, intercept, penalised):
         """Loss (plus penalty) of each target: ``(1/2) sum(s r^2) / sum(s)``."""
-        residual = Z @ coef.T + intercept - T
-        out = 0.5 * (s @ residual**2) / s.sum()
+        out = s @ row_losses(Z, T, coef, intercept) / s.sum()
         if penalised:
             out += (l1 * np.abs(coef)).sum(axis=1) + 0.5 * coef**2 @ l2
         return out
@@ -58,6 +62,8 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     start_loss = check(coef, intercept).sum()
     check_losses = []
     best_loss, best_coef, best_intercept = start_loss, coef.copy(), intercept.copy()
+    lowest = start_loss
+    q_lowest = row_losses(Z_val, T_val, coef, intercept).sum(axis=1)
     avg_coef, avg_intercept = coef.copy(), intercept.copy()
     model_coef, model_intercept = coef, intercept
     t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
@@ -69,6 +75,8 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                 rows = order[batch * batch_size:(batch + 1) * batch_size]
                 proximal_step(rows, step_size(kind, eta, p1, p2, t, epoch))
                 t += 1
+                if interval_averages and (batch % check_every == 0):
+                    average_start = t - 1  # each check evaluates its interval's average
                 if 0 <= average_start < t:
                     share = 1.0 / (t - average_start)
                     avg_coef += (coef - avg_coef) * share
@@ -77,7 +85,14 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                 if (batch + 1) % check_every == 0 or batch + 1 == n_batches:
                     out = check(model_coef, model_intercept)
                     check_losses.append(out.sum())
-                    if keep_best and check_losses[-1] < best_loss:
+                    keep = check_losses[-1] <= lowest
+                    if validating:
+                        q = row_losses(Z_val, T_val, model_coef, model_intercept).sum(axis=1)
+                        keep = keep or within_one_standard_error(q, q_lowest, s_val)
+                        if check_losses[-1] <= lowest:
+                            q_lowest = q
+                    lowest = min(lowest, check_losses[-1])
+                    if keep_best and keep:
                         best_loss = check_losses[-1]
                         best_coef[:], best_intercept[:] = model_coef, model_intercept
                     phase_start, best_before, eta, base_loss, status = check_progress(

@@ -85,8 +85,8 @@ class Problem:
             self.y_scale, coef, intercept, self.fit_intercept, self.l1, self.l2,
             self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs, kind, eta0,
             p1, p2, self.tol, self.stop_early, self.n_iter_no_change, self.check_every,
-            self.keep_best, self.average_start, self.X_val, self.Y_val, self.weights_val,
-            loss_history, val_history)
+            self.keep_best, self.average_start, self.X_val, self.Y_val,
+            self.weights_val, loss_history, val_history)
         validated = val_history[:n_epochs] if self.X_val.shape[0] else None
         return coef, intercept, loss_history[:n_epochs], validated, n_epochs, n_updates, status
 
@@ -298,7 +298,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
         tol=0.0 if tol is None else tol, stop_early=tol is not None,
         n_iter_no_change=n_iter_no_change,
-        check_every=check_interval(learning_rate.kind, d, n_batches),
+        check_every=check_interval(learning_rate.kind, d, n_batches, early_stopping),
         keep_best=auto or early_stopping, average_start=average_start, X_val=X_val,
         Y_val=Y_val, weights_val=weights_val,
         standardised=auto)

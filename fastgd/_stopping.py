@@ -28,9 +28,48 @@ CHECK_UPDATES = 512
 CHECK_MAX_FEATURES = 16
 
 
-def check_interval(kind, n_features, n_batches):
-    """Updates between two applications of the rule (``n_batches``: once an epoch)."""
-    if kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES and n_batches > CHECK_UPDATES:
+def within_one_standard_error(q, q_lowest, weights):
+    """Whether a check's validation loss is within one standard error of the lowest so far.
+
+    ``q[i]`` and ``q_lowest[i]`` are the losses on validation row ``i`` of the check and of the
+    lowest check. The comparison is paired, row by row: the weighted mean of the differences
+    against its standard error (``weights`` None: unit weights, else their effective number
+    of rows). Keeping the latest check within one standard error of the lowest is the
+    one-standard-error rule: the held-out rows cannot tell such checks apart, and the later
+    weights, which went through more (and smaller) steps, are preferred over a check that
+    fitted the held-out rows by luck.
+
+    Returns
+    -------
+    bool
+    """
+    total = 0.0
+    total_sq = 0.0
+    sum_d = 0.0
+    for i in range(q.shape[0]):
+        if weights is None:
+            w = 1.0
+        else:
+            w = weights[i]
+        total += w
+        total_sq += w * w
+        sum_d += w * (q[i] - q_lowest[i])
+    mean = sum_d / total
+    spread = 0.0
+    for i in range(q.shape[0]):
+        if weights is None:
+            w = 1.0
+        else:
+            w = weights[i]
+        spread += w * (q[i] - q_lowest[i] - mean) ** 2
+    rows = total * total / total_sq
+    return mean <= math.sqrt(spread / total / rows)
+
+
+def check_interval(kind, n_features, n_batches, validating):
+    """Updates between two applications of the rule (``n_batches``: once an epoch; always so
+    with a validation set, whose loss costs a pass over it)."""
+    if not validating and kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES and n_batches > CHECK_UPDATES:
         return CHECK_UPDATES
     return n_batches
 

@@ -83,10 +83,11 @@ def test_auto_reports_the_schedule_it_chose():
 def test_check_interval():
     from fastgd._stopping import CHECK_MAX_FEATURES, CHECK_UPDATES, check_interval
 
-    assert check_interval(ADAPTIVE, 3, 10 * CHECK_UPDATES) == CHECK_UPDATES
-    assert check_interval(ADAPTIVE, 3, CHECK_UPDATES) == CHECK_UPDATES  # once an epoch
-    assert check_interval(ADAPTIVE, CHECK_MAX_FEATURES + 1, 10**6) == 10**6
-    assert check_interval(CONSTANT, 3, 10**6) == 10**6
+    assert check_interval(ADAPTIVE, 3, 10 * CHECK_UPDATES, False) == CHECK_UPDATES
+    assert check_interval(ADAPTIVE, 3, CHECK_UPDATES, False) == CHECK_UPDATES  # once an epoch
+    assert check_interval(ADAPTIVE, CHECK_MAX_FEATURES + 1, 10**6, False) == 10**6
+    assert check_interval(CONSTANT, 3, 10**6, False) == 10**6
+    assert check_interval(ADAPTIVE, 3, 10**6, True) == 10**6  # validation: once an epoch
 
 
 def test_backends_agree_when_checking_within_epochs():
