@@ -59,15 +59,15 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
             if fit_intercept:
                 intercept[:] -= eta_t * residual.sum(axis=0) / weight
 
-    start_loss = check(coef, intercept).sum()
-    check_losses = []
-    best_loss, best_coef, best_intercept = start_loss, coef.copy(), intercept.copy()
-    lowest = start_loss
-    q_lowest = row_losses(Z_val, T_val, coef, intercept).sum(axis=1)
-    avg_coef, avg_intercept = coef.copy(), intercept.copy()
-    model_coef, model_intercept = coef, intercept
-    t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is divergence, as in the kernels
+        start_loss = check(coef, intercept).sum()
+        check_losses = []
+        best_loss, best_coef, best_intercept = start_loss, coef.copy(), intercept.copy()
+        lowest = start_loss
+        q_lowest = row_losses(Z_val, T_val, coef, intercept).sum(axis=1)
+        avg_coef, avg_intercept = coef.copy(), intercept.copy()
+        model_coef, model_intercept = coef, intercept
+        t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
         for epoch in range(epochs):
             if shuffle:
                 order = rng.permutation(n)
@@ -107,21 +107,21 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
             loss_history[epoch] = out
             if status != RUNNING:
                 break
-    n_epochs = epoch + 1
-    if status == DIVERGED:
+        n_epochs = epoch + 1
+        if status == DIVERGED:
+            return n_epochs, t, status
+        coef[:], intercept[:] = model_coef, model_intercept
+        if keep_best and best_loss < check_losses[-1]:
+            coef[:], intercept[:] = best_coef, best_intercept
+        loss_history[n_epochs - 1] = losses(Z, T, s, coef, intercept, True)
+        if not validating and np.any(l1 > 0):  # a full-gradient step zeroes noise (see kernels)
+            before = coef.copy(), intercept.copy()
+            proximal_step(np.arange(n), step_size(kind, eta0, p1, p2, 0, 0))
+            polished = losses(Z, T, s, coef, intercept, True)
+            if polished.sum() > loss_history[n_epochs - 1].sum():
+                coef[:], intercept[:] = before
+            else:
+                loss_history[n_epochs - 1] = polished
+        if validating:
+            val_history[n_epochs - 1] = losses(Z_val, T_val, s_val, coef, intercept, False)
         return n_epochs, t, status
-    coef[:], intercept[:] = model_coef, model_intercept
-    if keep_best and best_loss < check_losses[-1]:
-        coef[:], intercept[:] = best_coef, best_intercept
-    loss_history[n_epochs - 1] = losses(Z, T, s, coef, intercept, True)
-    if not validating and np.any(l1 > 0):  # a full-gradient step that zeroes noise (see kernels)
-        before = coef.copy(), intercept.copy()
-        proximal_step(np.arange(n), step_size(kind, eta0, p1, p2, 0, 0))
-        polished = losses(Z, T, s, coef, intercept, True)
-        if polished.sum() > loss_history[n_epochs - 1].sum():
-            coef[:], intercept[:] = before
-        else:
-            loss_history[n_epochs - 1] = polished
-    if validating:
-        val_history[n_epochs - 1] = losses(Z_val, T_val, s_val, coef, intercept, False)
-    return n_epochs, t, status

@@ -69,7 +69,8 @@ def within_one_standard_error(q, q_lowest, weights):
 def check_interval(kind, n_features, n_batches, validating):
     """Updates between two applications of the rule (``n_batches``: once an epoch; always so
     with a validation set, whose loss costs a pass over it)."""
-    if not validating and kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES and n_batches > CHECK_UPDATES:
+    frequent = kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES
+    if frequent and not validating and n_batches > CHECK_UPDATES:
         return CHECK_UPDATES
     return n_batches
 

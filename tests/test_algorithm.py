@@ -63,6 +63,45 @@ def test_backends_agree_without_shuffle(learning_rate, family):
     np.testing.assert_allclose(a.loss_history, b.loss_history, rtol=1e-9)
 
 
+def model_options(n, seed=0):
+    """One fit option of each kind, with the data it needs."""
+    rng = np.random.default_rng(seed)
+    return {
+        "l2": dict(penalty="l2", alpha=0.1),
+        "l1": dict(penalty="l1", alpha=0.05),
+        "elasticnet": dict(penalty="elasticnet", alpha=0.05, l1_ratio=0.5),
+        "sample_weight": dict(sample_weight=rng.exponential(size=n) * (rng.random(n) > 0.2)),
+        "average": dict(average=7),
+        "early_stopping": dict(early_stopping=True, random_state=3),
+        "warm_start": dict(coef_init=rng.standard_normal(5), intercept_init=0.5),
+        "all": dict(penalty="elasticnet", alpha=0.01, sample_weight=rng.random(n), average=True,
+                    early_stopping=True, random_state=4),
+    }
+
+
+@pytest.mark.parametrize("learning_rate", ["auto", schedules.Constant(0.01)])
+@pytest.mark.parametrize("option", list(model_options(1)))
+@pytest.mark.parametrize("targets", [1, 2])
+def test_backends_agree_on_every_model_option(learning_rate, option, targets):
+    X, y, _, _ = make_problem("several", random_state=0)
+    if targets == 2:
+        noise = np.random.default_rng(1).standard_normal(len(y))
+        y = np.column_stack([y, X @ np.arange(5.0) - 2.0 + noise])
+    kwargs = model_options(len(y))[option]
+    if targets == 2 and "coef_init" in kwargs:
+        kwargs.update(coef_init=np.tile(kwargs["coef_init"], (2, 1)), intercept_init=[0.5, 1.0])
+    kwargs.update(epochs=15, learning_rate=learning_rate, shuffle=False)
+    a = fastgd.fit(X, y, backend="numba", **kwargs)
+    b = fastgd.fit(X, y, backend="numpy", **kwargs)
+    assert a.n_epochs == b.n_epochs and a.n_updates == b.n_updates
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-9, atol=1e-9 * np.abs(b.coef).max())
+    np.testing.assert_allclose(a.intercept, b.intercept, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(a.loss_history, b.loss_history, rtol=1e-9)
+    if "early_stopping" in kwargs:
+        np.testing.assert_allclose(a.validation_loss_history, b.validation_loss_history,
+                                   rtol=1e-9)
+
+
 def test_remainder_batch_is_learned_from(backend):
     X, y = small_problem(n=10, d=2, seed=2)
     y_changed = y.copy()
