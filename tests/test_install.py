@@ -46,12 +46,15 @@ def test_kernels_run_as_python_with_the_jit_disabled():
 
         X, y, _, _ = make_problem("several", random_state=0)
         X, y = X[:200], y[:200]
-        for kwargs in (dict(), dict(batch_size=7, drop_last=True), dict(fit_intercept=False)):
+        everything = dict(penalty="elasticnet", sample_weight=np.arange(200.0) % 3,
+                          average=True, early_stopping=True)
+        for kwargs in (dict(), dict(batch_size=7, drop_last=True), dict(fit_intercept=False),
+                       everything, dict(penalty="l1", alpha=0.1)):
             python = fastgd.fit(X, y, epochs=5, random_state=3, **kwargs)
             reference = fastgd.fit(X, y, epochs=5, random_state=3, backend="numpy",
                                    shuffle=False, **kwargs)
             assert python.backend == "numba" and np.isfinite(python.coef).all()
-            ordered = fastgd.fit(X, y, epochs=5, shuffle=False, **kwargs)
+            ordered = fastgd.fit(X, y, epochs=5, shuffle=False, random_state=3, **kwargs)
             np.testing.assert_allclose(ordered.coef, reference.coef, rtol=1e-9)
         print("ok")
     """)
