@@ -118,7 +118,7 @@ def _effective_weights(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale
         c[t] = ct
 
 
-@reassociating_kernel
+@inlined_reassociating_kernel
 def _mean_losses(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept, V, c,
                  out, q):
     """Write into ``out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over X's rows,
@@ -129,25 +129,22 @@ def _mean_losses(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, 
     n, d = X.shape
     k = Y.shape[1]
     _effective_weights(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale, V, c)
-    out[:] = 0.0
-    total = 0.0
-    for i in range(n):
-        s = row_weight(weights, i)
-        row = 0.0
-        for t in range(k):
+    for t in range(k):  # a pass per target: the sums stay in registers
+        total = 0.0
+        weight = 0.0
+        for i in range(n):
+            s = row_weight(weights, i)
             f = c[t] - Y[i, t] * inv_y_scale[t]
             for j in range(d):
                 f += X[i, j] * V[t, j]
-            out[t] += s * f * f
-            row += f * f
-        if q is not None:
-            q[i] = 0.5 * row
-        total += s
-    for t in range(k):
-        out[t] = 0.5 * out[t] / total
+            total += s * f * f
+            weight += s
+            if q is not None:
+                q[i] = 0.5 * f * f + (q[i] if t > 0 else 0.0)
+        out[t] = 0.5 * total / weight
 
 
-@kernel
+@inlined_reassociating_kernel
 def _moment_losses(coef, intercept, moments, out):
     """Write into ``out[t]`` the loss of target ``t`` from the data's centred moments, in O(d^2).
 
@@ -171,7 +168,7 @@ def _moment_losses(coef, intercept, moments, out):
         out[t] = 0.5 * max(quadratic + moments[d + t, d + t] + m * m, 0.0)
 
 
-@kernel
+@reassociating_kernel
 def _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept, l1, l2,
                penalised, moments, V, c, out, q):
     """Write into ``out[t]`` the loss of target ``t`` (plus its penalty if ``penalised``), from
