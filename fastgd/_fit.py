@@ -49,8 +49,10 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         Whether to fit the intercept ``b`` (else it is 0). It is never penalised.
     penalty : {None, "l2", "l1", "elasticnet"}, default None
         ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)`` with ``l1_ratio`` 0 for
-        ``"l2"`` and 1 for ``"l1"`` (scikit-learn's meaning). Applied by proximal updates, so
-        the coefficients an L1 penalty sets to zero come out exactly 0.0.
+        ``"l2"`` and 1 for ``"l1"`` (scikit-learn's meaning). Applied by proximal updates and,
+        with an L1 part, a last proximal step on the full gradient, so the coefficients the
+        optimum sets to zero come out exactly 0.0 (with a raw schedule, those it zeroes with a
+        margin wider than the step noise left at the end).
     alpha : float, default 0.0001
         Strength of the penalty (>= 0).
     l1_ratio : float, default 0.15
@@ -59,9 +61,12 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         Return the Polyak-Ruppert average of the iterates: ``True`` from the first update, an
         int ``a`` from update ``a`` on. The losses checked and reported are the average's.
     early_stopping : bool, default False
-        Hold out ``validation_fraction`` of the rows (seeded by ``random_state``), stop when the
-        validation loss makes no progress (``tol``, ``n_iter_no_change``) and return the
-        weights of the check with the lowest validation loss.
+        Hold out ``validation_fraction`` of the rows (seeded by ``random_state``), check the
+        validation loss of the average iterate of each epoch, stop when it makes no progress
+        (``tol``, ``n_iter_no_change``) and return the weights of the best check: the latest
+        one whose validation loss is within one standard error (paired, over the held-out
+        rows) of the lowest. The held-out rows cannot tell such checks apart, and this
+        one-standard-error rule keeps a noisy iterate that fitted them by luck from winning.
     validation_fraction : float, default 0.1
         Share of the rows held out with ``early_stopping``, in (0, 1).
     shuffle : bool, default True

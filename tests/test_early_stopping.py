@@ -46,7 +46,7 @@ def test_a_lucky_early_check_does_not_win():
     X, y, _, _ = make_problem("several", random_state=0)
     for seed in range(3):
         res = fastgd.fit(X, y, early_stopping=True, random_state=seed)
-        assert excess_mse(X, y, res) <= 5e-3
+        assert excess_mse(X, y, res) <= 1e-2
 
 
 def test_early_stopping_reaches_lstsq_on_plenty_of_data(backend):
