@@ -54,12 +54,29 @@ def _splitmix64(state):
     return z ^ (z >> _S31)
 
 
-if config.DISABLE_JIT:  # pure Python: NumPy warns on the uint64 wrap-around SplitMix64 relies on
-    _splitmix64_wrapping = _splitmix64
+@kernel
+def _seed_epoch(state, seed, epoch):
+    """Start ``state`` on the stream of epoch ``epoch`` of the fit seeded by ``seed``.
 
-    def _splitmix64(state):
-        with np.errstate(over="ignore"):
-            return _splitmix64_wrapping(state)
+    The start is SplitMix64's output at position ``epoch`` of the generator seeded by the mixed
+    seed: well-mixed starts, so epochs draw from unrelated stretches of the generator's cycle,
+    and any epoch's shuffle can be made without running the ones before (``partial_fit``).
+    """
+    state[0] = np.uint64(seed)
+    state[0] = _splitmix64(state)
+    state[0] += np.uint64(epoch) * _GOLDEN
+    state[0] = _splitmix64(state)
+
+
+if config.DISABLE_JIT:  # pure Python: NumPy warns on the uint64 wrap-around SplitMix64 relies on
+    def _wrapping(function):
+        def wrapped(*args):
+            with np.errstate(over="ignore"):
+                return function(*args)
+        return wrapped
+
+    _splitmix64 = _wrapping(_splitmix64)
+    _seed_epoch = _wrapping(_seed_epoch)
 
 
 @kernel
@@ -313,9 +330,10 @@ def _batches(X, Y, weights, index, first, last, x_offset, x_scale, y_offset, inv
 
 @kernel
 def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef, intercept,
-                fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0,
-                p1, p2, tol, stop_early, n_iter_no_change, check_every, keep_best,
-                average_start, moments, X_val, Y_val, weights_val, loss_history, val_history):
+                fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch,
+                first_update, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change, check_every,
+                keep_best, average_start, moments, X_val, Y_val, weights_val, loss_history,
+                val_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
@@ -344,7 +362,11 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     n_batches : int
         Batches an epoch: ``ceil(n / batch_size)``, or ``n // batch_size`` with ``drop_last``.
     seed : int
-        Seed of the SplitMix64 stream that shuffles the rows.
+        Seed of the SplitMix64 streams that shuffle the rows: each epoch restarts ``index``
+        from ``arange(n)`` and shuffles it from its own stream (:func:`_seed_epoch`).
+    first_epoch, first_update : int
+        Number of the first epoch and value of the step counter at the start (0 and 0, or
+        where an earlier call stopped: ``partial_fit``). ``epochs`` more epochs are run.
     kind, eta0, p1, p2 : int, float, float, float
         The lowered learning-rate schedule (see ``fastgd.schedules``).
     tol : float
@@ -383,7 +405,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     n_epochs : int
         Epochs run (the last one may have stopped at a check before its end).
     n_updates : int
-        Updates made (the final value of the step counter ``t``).
+        The final value of the step counter ``t`` (updates made, plus ``first_update``).
     status : int
         ``RUNNING`` (the epoch budget ran out), ``CONVERGED`` or ``DIVERGED``.
     """
@@ -392,7 +414,6 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     interval_averages = validating and average_start < 0
     inv_y_scale = 1.0 / y_scale
     state = np.empty(1, dtype=np.uint64)
-    state[0] = np.uint64(seed)
     V = np.empty((k, d))
     c = np.empty(k)
     G = np.empty((k, d))
@@ -405,7 +426,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     checks_per_epoch = (n_batches + check_every - 1) // check_every
     check_losses = np.empty(epochs * checks_per_epoch)
     n_checks = 0
-    t = 0
+    t = first_update
     eta = eta0
     phase_start = 0
     best_before = np.inf
@@ -426,8 +447,12 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     lowest = start_loss
     best_coef = coef.copy()
     best_intercept = intercept.copy()
-    for epoch in range(epochs):
+    for run_epoch in range(epochs):
+        epoch = first_epoch + run_epoch
         if shuffle:
+            for i in range(index.shape[0]):
+                index[i] = i
+            _seed_epoch(state, seed, epoch)
             _shuffle(index, state)
         first = 0
         while first < n_batches and status == RUNNING:
@@ -465,12 +490,12 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
                 tol, stop_early, n_iter_no_change, check_every, start_loss)
             n_checks += 1
         if validating:
-            val_history[epoch, :] = out
+            val_history[run_epoch, :] = out
             _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, model_coef,
                        model_intercept, l1, l2, True, moments, V, c, out, None)
-        loss_history[epoch, :] = out
+        loss_history[run_epoch, :] = out
         if status != RUNNING:
-            n_epochs = epoch + 1
+            n_epochs = run_epoch + 1
             break
     if status == DIVERGED:
         return n_epochs, t, status
@@ -572,7 +597,8 @@ def centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale, sample_
 
 
 def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, l1,
-        l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early,
+        l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch, first_update, kind, eta0,
+        p1, p2, tol, stop_early,
         n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
         loss_history, val_history):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
@@ -588,6 +614,6 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                if use_moments else np.empty((0, 0)))
     return _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef,
                        intercept, fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed,
-                       epochs, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change,
-                       check_every, keep_best, average_start, moments, X_val, Y_val,
-                       weights_val, loss_history, val_history)
+                       epochs, first_epoch, first_update, kind, eta0, p1, p2, tol, stop_early,
+                       n_iter_no_change, check_every, keep_best, average_start, moments, X_val,
+                       Y_val, weights_val, loss_history, val_history)

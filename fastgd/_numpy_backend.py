@@ -1,8 +1,8 @@
 """NumPy backend: the readable reference of what the Numba kernels compute.
 
 Same signature and result as ``fastgd._kernels.run``; one vectorised gradient per batch. It
-shuffles with NumPy's PCG64 seeded by ``seed`` (the kernels use their own generator), so the
-two backends agree exactly only with ``shuffle=False``.
+shuffles with NumPy's PCG64 seeded by ``(seed, epoch)`` (the kernels use their own generator),
+so the two backends agree exactly only with ``shuffle=False``.
 """
 
 import numpy as np
@@ -12,7 +12,8 @@ from .schedules import step_size
 
 
 def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fit_intercept, l1,
-        l2, batch_size, n_batches, shuffle, seed, epochs, kind, eta0, p1, p2, tol, stop_early,
+        l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch, first_update, kind, eta0,
+        p1, p2, tol, stop_early,
         n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
         loss_history, val_history):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
@@ -21,7 +22,6 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     ``(n_epochs, n_updates, status)``.
     """
     n = X.shape[0]
-    rng = np.random.default_rng(seed)
     order = np.arange(n)
     validating = X_val.shape[0] > 0
     interval_averages = validating and average_start < 0
@@ -67,10 +67,12 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
         q_lowest = row_losses(Z_val, T_val, coef, intercept).sum(axis=1)
         avg_coef, avg_intercept = coef.copy(), intercept.copy()
         model_coef, model_intercept = coef, intercept
-        t, eta, phase_start, best_before, base_loss, status = 0, eta0, 0, np.inf, np.inf, RUNNING
-        for epoch in range(epochs):
-            if shuffle:
-                order = rng.permutation(n)
+        t, eta, phase_start, best_before, base_loss, status = (first_update, eta0, 0, np.inf,
+                                                               np.inf, RUNNING)
+        for run_epoch in range(epochs):
+            epoch = first_epoch + run_epoch
+            if shuffle:  # each epoch from its own stream, as in the kernels
+                order = np.random.default_rng([seed, 0, epoch]).permutation(n)
             for batch in range(n_batches):
                 rows = order[batch * batch_size:(batch + 1) * batch_size]
                 proximal_step(rows, step_size(kind, eta, p1, p2, t, epoch))
@@ -102,12 +104,12 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                     if status != RUNNING:
                         break
             if validating:
-                val_history[epoch] = out
+                val_history[run_epoch] = out
                 out = losses(Z, T, s, model_coef, model_intercept, True)
-            loss_history[epoch] = out
+            loss_history[run_epoch] = out
             if status != RUNNING:
                 break
-        n_epochs = epoch + 1
+        n_epochs = run_epoch + 1
         if status == DIVERGED:
             return n_epochs, t, status
         coef[:], intercept[:] = model_coef, model_intercept

@@ -61,6 +61,8 @@ class Problem:
     Y_val: np.ndarray
     weights_val: np.ndarray | None
     standardised: bool
+    first_epoch: int = 0
+    first_update: int = 0
 
     def run(self, backend_run):
         """Run ``backend_run`` on this problem from its start values.
@@ -83,8 +85,9 @@ class Problem:
         n_epochs, n_updates, status = backend_run(
             self.X, self.Y, self.weights, self.x_offset, self.x_scale, self.y_offset,
             self.y_scale, coef, intercept, self.fit_intercept, self.l1, self.l2,
-            self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs, kind, eta0,
-            p1, p2, self.tol, self.stop_early, self.n_iter_no_change, self.check_every,
+            self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs,
+            self.first_epoch, self.first_update, kind, eta0, p1, p2, self.tol, self.stop_early,
+            self.n_iter_no_change, self.check_every,
             self.keep_best, self.average_start, self.X_val, self.Y_val,
             self.weights_val, loss_history, val_history)
         validated = val_history[:n_epochs] if self.X_val.shape[0] else None
