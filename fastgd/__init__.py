@@ -1,7 +1,7 @@
 """fastgd: least-squares linear models by mini-batch gradient descent, fast.
 
 ``fastgd.fit(X, y)`` runs Numba-compiled mini-batch gradient descent (or its NumPy reference)
-and returns a :class:`FitResult`.
+and returns a :class:`FitResult`; ``fastgd.MBGDRegressor`` is the scikit-learn estimator.
 """
 
 from . import schedules
@@ -9,5 +9,18 @@ from ._fit import fit
 from ._result import FitResult
 from .exceptions import DivergenceError
 
-__all__ = ["fit", "FitResult", "DivergenceError", "schedules"]
+__all__ = ["fit", "FitResult", "DivergenceError", "MBGDRegressor", "schedules"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``fastgd.MBGDRegressor``, imported on first use: scikit-learn is optional."""
+    if name == "MBGDRegressor":
+        try:
+            from ._estimator import MBGDRegressor
+        except ImportError as exc:
+            raise ImportError(
+                f"fastgd.MBGDRegressor needs scikit-learn ({exc}): pip install "
+                '"fastgd[sklearn]"') from exc
+        return MBGDRegressor
+    raise AttributeError(f"module 'fastgd' has no attribute {name!r}")

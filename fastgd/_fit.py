@@ -1,10 +1,12 @@
 """``fastgd.fit``: validation -> preparation -> backend -> result."""
 
+from typing import NamedTuple
+
 import numpy as np
 
 from . import _validation as v
 from ._backends import get_backend
-from ._preparation import prepare
+from ._preparation import Scaling, prepare
 from ._result import FitResult
 from ._stopping import CONVERGED, DIVERGED
 from .exceptions import DivergenceError
@@ -115,9 +117,96 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     >>> np.round(res.coef, 1), round(float(res.intercept), 1)
     (array([7.]), 3.0)
     """
-    X, y = v.check_X_y(X, y)
-    weights = v.check_sample_weight(sample_weight, X.shape[0])
-    settings = dict(
+    options = _check_options(
+        batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
+        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        early_stopping=early_stopping, validation_fraction=validation_fraction,
+        shuffle=shuffle, drop_last=drop_last, tol=tol, n_iter_no_change=n_iter_no_change)
+    X, y, weights = _check_data(X, y, sample_weight)
+    average_start = v.check_average(average)
+    coef_start, intercept_start = v.check_init(coef_init, intercept_init, X.shape[1], y.shape,
+                                               options["fit_intercept"])
+    backend_name, backend_run = get_backend(v.check_backend(backend))
+    seed = v.check_random_state(random_state)
+    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
+                      intercept_init=intercept_start, average_start=average_start, seed=seed,
+                      **options)
+    options.update(average=average, sample_weight=weights is not None,
+                   warm_start=coef_init is not None or intercept_init is not None)
+    return _run(problem, X, y, backend_name, backend_run, options)[0]
+
+
+class Continuation(NamedTuple):
+    """Where a fit stopped, in the backends' space: what ``fit_epoch`` carries between calls."""
+
+    scaling: Scaling
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_epochs: int
+    n_updates: int
+    seed: int
+
+
+def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
+              learning_rate="auto", fit_intercept=True, penalty=None, alpha=0.0001,
+              l1_ratio=0.15, shuffle=True, drop_last=False, random_state=None, backend="auto"):
+    """Run one epoch over ``(X, y)``, continuing ``continuation`` (the one before's state).
+
+    The first call (``continuation=None``) starts from zero weights and fixes the
+    standardisation and the schedule (for ``"auto"``, from these rows and for this batch size);
+    later calls go on with the weights, the step counter ``t`` and the epoch count, and shuffle
+    with the epoch's own stream of the first call's seed. So ``k`` calls on the same rows are
+    the epochs of ``fastgd.fit(..., epochs=k, tol=None)``. There is no stopping rule: the caller
+    decides when to stop (an adaptive schedule keeps its step).
+
+    Returns
+    -------
+    result : FitResult
+        The model after this epoch: ``n_epochs`` is 1, ``n_updates`` the step counter ``t``
+        (every call's updates).
+    continuation : Continuation
+        What the next call takes.
+    """
+    options = _check_options(
+        batch_size=batch_size, epochs=1, learning_rate=learning_rate,
+        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
+        tol=None, n_iter_no_change=1)
+    X, y, weights = _check_data(X, y, sample_weight)
+    k = 1 if y.ndim == 1 else y.shape[1]
+    if continuation is None:
+        seed = v.check_random_state(random_state)
+        coef_start, scaling, first_epoch, first_update = np.zeros((k, X.shape[1])), None, 0, 0
+    else:
+        if continuation.coef.shape != (k, X.shape[1]):
+            shape = continuation.coef.shape
+            raise ValueError(
+                f"These rows have {X.shape[1]} features and {k} target(s), but the fit being "
+                f"continued has {shape[1]} and {shape[0]}: pass the same columns.")
+        seed, scaling = continuation.seed, continuation.scaling
+        coef_start, first_epoch, first_update = (continuation.coef, continuation.n_epochs,
+                                                 continuation.n_updates)
+    backend_name, backend_run = get_backend(v.check_backend(backend))
+    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=np.zeros_like(coef_start),
+                      intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
+                      **options)
+    problem.coef_init = coef_start.copy()
+    if continuation is not None:
+        problem.intercept_init = continuation.intercept.copy()
+    problem.first_epoch, problem.first_update = first_epoch, first_update
+    problem.keep_best = False  # a stream goes on from the last weights
+    options.update(average=False, sample_weight=weights is not None,
+                   warm_start=continuation is not None)
+    result, (coef, intercept) = _run(problem, X, y, backend_name, backend_run, options)
+    return result, Continuation(problem.scaling, coef, intercept, result.n_epochs + first_epoch,
+                                result.n_updates, seed)
+
+
+def _check_options(*, batch_size, epochs, learning_rate, fit_intercept, penalty, alpha,
+                   l1_ratio, early_stopping, validation_fraction, shuffle, drop_last, tol,
+                   n_iter_no_change):
+    """The validated keyword options of a fit, as ``prepare`` takes them."""
+    return dict(
         batch_size=v.check_positive_int(batch_size, "batch_size"),
         epochs=v.check_positive_int(epochs, "epochs"),
         learning_rate=v.check_learning_rate(learning_rate),
@@ -133,15 +222,23 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         tol=v.check_tol(tol),
         n_iter_no_change=v.check_positive_int(n_iter_no_change, "n_iter_no_change"),
     )
-    average_start = v.check_average(average)
-    coef_start, intercept_start = v.check_init(coef_init, intercept_init, X.shape[1], y.shape,
-                                               settings["fit_intercept"])
-    backend_name, backend_run = get_backend(v.check_backend(backend))
-    seed = v.check_random_state(random_state)
 
-    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
-                      intercept_init=intercept_start, average_start=average_start, seed=seed,
-                      **settings)
+
+def _check_data(X, y, sample_weight):
+    """The validated X, y and sample weights (None for unit weights)."""
+    X, y = v.check_X_y(X, y)
+    return X, y, v.check_sample_weight(sample_weight, X.shape[0])
+
+
+def _run(problem, X, y, backend_name, backend_run, settings):
+    """Run ``problem`` and make the result in the user's units and shapes.
+
+    Returns
+    -------
+    result : FitResult
+    standardised : tuple
+        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
+    """
     coef, intercept, losses, val_losses, n_epochs, n_updates, status = problem.run(backend_run)
     if status == DIVERGED:
         raise DivergenceError(
@@ -150,6 +247,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
             "for InverseTime), "
             "or learning_rate='auto', which scales the data and picks a stable step."
         )
+    standardised = coef.copy(), intercept.copy()
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         coef, intercept, losses, val_losses = problem.to_original_units(
             coef, intercept, losses, val_losses)
@@ -165,12 +263,11 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     if y.ndim == 1:
         coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
         val_losses = None if val_losses is None else val_losses[:, 0]
-    settings.update(average=average, sample_weight=weights is not None,
-                    warm_start=coef_init is not None or intercept_init is not None,
-                    random_state=seed, backend=backend_name)
-    return FitResult(
+    settings = dict(settings, random_state=problem.seed, backend=backend_name)
+    result = FitResult(
         coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
         backend=backend_name, learning_rate=problem.schedule, batch_size=problem.batch_size,
         settings=settings,
     )
+    return result, standardised

@@ -5,6 +5,7 @@ arrays and plain numbers, plus what the result must report.
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,17 @@ MIN_SCALE = 1e-300
 TINY_SUM_OF_SQUARES = 1e-280
 #: A column whose spread is below this fraction of its magnitude is treated as constant.
 CONSTANT_COLUMN_RTOL = 1e-10
+
+
+class Scaling(NamedTuple):
+    """The standardisation and schedule of a fit: more epochs on other rows run the same way."""
+
+    x_offset: np.ndarray
+    x_scale: np.ndarray
+    y_offset: np.ndarray
+    y_scale: np.ndarray
+    schedule: schedules.Schedule
+    standardised: bool
 
 
 @dataclass
@@ -63,6 +75,12 @@ class Problem:
     standardised: bool
     first_epoch: int = 0
     first_update: int = 0
+
+    @property
+    def scaling(self):
+        """This problem's :class:`Scaling`."""
+        return Scaling(self.x_offset, self.x_scale, self.y_offset, self.y_scale, self.schedule,
+                       self.standardised)
 
     def run(self, backend_run):
         """Run ``backend_run`` on this problem from its start values.
@@ -254,7 +272,7 @@ def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale):
 
 def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, penalty,
             alpha, l1_ratio, average_start, early_stopping, validation_fraction, batch_size,
-            drop_last, shuffle, seed, epochs, tol, n_iter_no_change):
+            drop_last, shuffle, seed, epochs, tol, n_iter_no_change, scaling=None):
     """Build the :class:`Problem` for validated input.
 
     ``Y`` has shape (n, k), ``coef_init`` (k, d) and ``intercept_init`` (k,) (or None) in the
@@ -263,7 +281,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     :func:`split_validation`). With ``learning_rate="auto"`` the columns of X and Y are
     standardised on the fly (weighted by ``weights``) and the schedule is ``Adaptive`` from the
     largest contracting step of the standardised problem for this batch size; any other
-    schedule runs on the raw data.
+    schedule runs on the raw data. A ``scaling`` from an earlier problem is used as it is.
     """
     d = X.shape[1]
     k = Y.shape[1]
@@ -275,7 +293,9 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     batch_size = min(batch_size, n)
     n_batches = n // batch_size if drop_last else -(-n // batch_size)
     auto = isinstance(learning_rate, str)
-    if auto:
+    if scaling is not None:
+        x_offset, x_scale, y_offset, y_scale, learning_rate, auto = scaling
+    elif auto:
         x_offset, x_scale = column_offsets_scales(X, fit_intercept, weights)
         y_offset, y_scale = column_offsets_scales(Y, fit_intercept, weights)
         y_scale[~np.isfinite(y_scale)] = 1.0  # a constant target

@@ -1,0 +1,188 @@
+"""``fastgd.MBGDRegressor``: a scikit-learn estimator over ``fastgd.fit``.
+
+scikit-learn is an optional dependency (``pip install "fastgd[sklearn]"``); this module is
+imported only when ``fastgd.MBGDRegressor`` is first used.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._fit import fit, fit_epoch
+from ._preparation import split_validation
+
+class MBGDRegressor(RegressorMixin, BaseEstimator):
+    """Least-squares linear regression by mini-batch gradient descent (``fastgd.fit``).
+
+    The parameters are those of :func:`fastgd.fit` with the same names and defaults (``epochs``
+    is the most passes over the data); see there for their meaning.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : ndarray of shape (1,) or (n_targets,)
+    n_iter_ : int
+        Epochs run (by ``fit``, or in all ``partial_fit`` calls since the last ``fit``).
+    t_ : int
+        Updates made (the step counter).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        Training objective after each epoch (summed over targets).
+    validation_scores_ : ndarray of shape (n_iter_,) or None
+        With ``early_stopping``, the R^2 score on the held-out rows after each epoch (the last
+        entry is that of the returned weights).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        For pandas input with string column names.
+    fit_result_ : FitResult
+        The result of the last ``fit`` or ``partial_fit`` call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgd import MBGDRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 3))
+    >>> y = X @ [1.0, 2.0, 3.0] + 4.0
+    >>> model = MBGDRegressor(random_state=0).fit(X, y)
+    >>> np.round(model.coef_, 3), np.round(model.intercept_, 3)
+    (array([1., 2., 3.]), array([4.]))
+    """
+
+    def __init__(self, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept=True,
+                 penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
+                 early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False,
+                 tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto"):
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.fit_intercept = fit_intercept
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.average = average
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.random_state = random_state
+        self.backend = backend
+
+    def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
+        """Fit the model to ``(X, y)`` from ``coef_init``/``intercept_init`` (or zeros).
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+        y : array_like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array_like of shape (n_samples,), optional
+        coef_init, intercept_init : array_like, optional
+            Start values, shaped like ``coef_`` and (for several targets) ``intercept_``.
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._validate(X, y, reset=True)
+        result = fit(X, y, sample_weight=sample_weight, batch_size=self.batch_size,
+                     epochs=self.epochs, learning_rate=self.learning_rate,
+                     fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
+                     l1_ratio=self.l1_ratio, average=self.average,
+                     early_stopping=self.early_stopping,
+                     validation_fraction=self.validation_fraction, shuffle=self.shuffle,
+                     drop_last=self.drop_last, tol=self.tol,
+                     n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
+                     intercept_init=intercept_init, random_state=self.random_state,
+                     backend=self.backend)
+        self._continuation = None
+        self._set_fitted(result, result.n_epochs, result.loss_history)
+        self.validation_scores_ = (None if result.validation_loss_history is None else
+                                   self._validation_scores(X, y, sample_weight, result))
+        if self.tol is not None and not result.converged:
+            warnings.warn(
+                f"MBGDRegressor stopped at the epoch budget (epochs={self.epochs}) before its "
+                "stopping rule was met; raise epochs or tol to remove this warning.",
+                ConvergenceWarning, stacklevel=2)
+        return self
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch of mini-batch updates over the rows given, continuing the fit.
+
+        The first call (or the first after ``fit``) starts from zero weights and fixes the
+        standardisation and step (``"auto"``: from this chunk). Each call goes on with the
+        weights, the step counter and the shuffling stream, so calls on chunks behave like
+        the epochs of one long fit (on the same rows every time, exactly so). There is no
+        stopping rule: ``tol``, ``n_iter_no_change``, ``early_stopping`` and ``average`` do
+        not apply, and an adaptive schedule keeps its step; prefer a decaying schedule
+        (``"inverse_time"``, ``"invscaling"``) for a long stream.
+
+        Returns
+        -------
+        self
+        """
+        first = getattr(self, "_continuation", None) is None
+        X, y = self._validate(X, y, reset=first)
+        if first:
+            self._n_outputs = y.ndim
+        elif y.ndim != self._n_outputs:
+            raise ValueError(f"y has {y.ndim} dimension(s) here but {self._n_outputs} in the "
+                             "earlier partial_fit calls: keep the shape of y.")
+        result, self._continuation = fit_epoch(
+            X, y, getattr(self, "_continuation", None), sample_weight=sample_weight,
+            batch_size=self.batch_size, learning_rate=self.learning_rate,
+            fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
+            l1_ratio=self.l1_ratio, shuffle=self.shuffle, drop_last=self.drop_last,
+            random_state=self.random_state, backend=self.backend)
+        epoch_loss = np.reshape(result.loss_history, (1, -1)).sum(axis=1)
+        curve = epoch_loss if first else np.concatenate([self.loss_curve_, epoch_loss])
+        self._set_fitted(result, self._continuation.n_epochs, curve)
+        self.validation_scores_ = None
+        return self
+
+    def predict(self, X):
+        """Predict targets for the rows of X.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self.fit_result_.predict(X)
+
+    def _validate(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
+                             multi_output=True, y_numeric=True)
+
+    def _set_fitted(self, result, n_iter, curve):
+        self.fit_result_ = result
+        self.coef_ = result.coef
+        self.intercept_ = np.atleast_1d(result.intercept)
+        self.n_iter_ = int(n_iter)
+        self.t_ = int(result.n_updates)
+        curve = np.asarray(curve)
+        self.loss_curve_ = curve.sum(axis=1) if curve.ndim == 2 else curve
+
+    def _validation_scores(self, X, y, sample_weight, result):
+        """R^2 on the held-out rows from the validation losses: ``1 - 2 loss / var(y_val)``."""
+        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        *_, Y_val, w_val = split_validation(X, y.reshape(len(y), -1), weights,
+                                            self.validation_fraction,
+                                            result.settings["random_state"])
+        w_val = np.ones(len(Y_val)) if w_val is None else w_val
+        mean = w_val @ Y_val / w_val.sum()
+        variance = w_val @ (Y_val - mean) ** 2 / w_val.sum()
+        losses = result.validation_loss_history.reshape(result.n_epochs, -1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scores = np.where(variance > 0, 1.0 - 2.0 * losses / variance, 0.0)
+        return scores.mean(axis=1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
