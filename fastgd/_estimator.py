@@ -116,14 +116,18 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         standardisation and step (``"auto"``: from this chunk). Each call goes on with the
         weights, the step counter and the shuffling stream, so calls on chunks behave like
         the epochs of one long fit (on the same rows every time, exactly so). There is no
-        stopping rule: ``tol``, ``n_iter_no_change``, ``early_stopping`` and ``average`` do
-        not apply, and an adaptive schedule keeps its step; prefer a decaying schedule
-        (``"inverse_time"``, ``"invscaling"``) for a long stream.
+        stopping rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
+        ``early_stopping`` must be off), and an adaptive schedule keeps its step; prefer a
+        decaying schedule (``"inverse_time"``, ``"invscaling"``) for a long stream.
 
         Returns
         -------
         self
         """
+        for name in ("average", "early_stopping"):
+            if getattr(self, name) not in (False, 0):
+                raise ValueError(f"partial_fit runs single epochs with no averaging or "
+                                 f"held-out rows: set {name}=False, or use fit.")
         first = getattr(self, "_continuation", None) is None
         X, y = self._validate(X, y, reset=first)
         if first:

@@ -176,6 +176,9 @@ def test_partial_fit_errors_and_restart():
     model.fit(X, y)
     model.partial_fit(X, y)  # after fit, partial_fit starts a new stream
     assert model.n_iter_ == 1
+    for option in ("average", "early_stopping"):
+        with pytest.raises(ValueError, match=f"set {option}=False, or use fit"):
+            MBGDRegressor(**{option: True}).partial_fit(X, y)
 
 
 def test_a_missing_scikit_learn_is_a_clear_import_error():
