@@ -46,24 +46,23 @@ def within_one_standard_error(q, q_lowest, weights):
     total = 0.0
     total_sq = 0.0
     sum_d = 0.0
+    sum_dd = 0.0
     for i in range(q.shape[0]):
         if weights is None:
             w = 1.0
         else:
             w = weights[i]
+        d = q[i] - q_lowest[i]
         total += w
         total_sq += w * w
-        sum_d += w * (q[i] - q_lowest[i])
+        sum_d += w * d
+        sum_dd += w * d * d
     mean = sum_d / total
-    spread = 0.0
-    for i in range(q.shape[0]):
-        if weights is None:
-            w = 1.0
-        else:
-            w = weights[i]
-        spread += w * (q[i] - q_lowest[i] - mean) ** 2
+    if mean <= 0.0:
+        return True
+    variance = max(sum_dd / total - mean * mean, 0.0)  # mean > 0: no cancellation to fear
     rows = total * total / total_sq
-    return mean <= math.sqrt(spread / total / rows)
+    return mean <= math.sqrt(variance / rows)
 
 
 def check_interval(kind, n_features, n_batches, validating):

@@ -203,23 +203,25 @@ def check_init(coef_init, intercept_init, n_features, y_shape, fit_intercept):
     coef = np.zeros((k, n_features))
     intercept = None
     if coef_init is not None:
-        given = as_float_array(coef_init, "coef_init")
-        if given.shape != coef_shape:
-            raise ValueError(f"coef_init must have shape {coef_shape} (that of the fitted "
-                             f"coef for this X and y), got shape {given.shape}.")
-        check_finite(given, "coef_init")
-        coef[:] = given.reshape(k, n_features)
+        coef[:] = _start_value(coef_init, "coef_init", coef_shape, "coef for this X and y")
     if intercept_init is not None:
-        given = as_float_array(intercept_init, "intercept_init")
-        if given.shape != intercept_shape:
-            raise ValueError(f"intercept_init must have shape {intercept_shape} (that of the "
-                             f"fitted intercept for this y), got shape {given.shape}.")
-        check_finite(given, "intercept_init")
+        given = _start_value(intercept_init, "intercept_init", intercept_shape,
+                             "intercept for this y")
         if not fit_intercept and np.any(given != 0):
             raise ValueError("intercept_init is given but fit_intercept=False fixes the "
                              "intercept at 0: drop intercept_init or set fit_intercept=True.")
         intercept = given.reshape(k).astype(np.float64)
     return coef, intercept
+
+
+def _start_value(value, name, shape, what):
+    """``value`` as a finite float array of ``shape`` (that of the fitted ``what``)."""
+    given = as_float_array(value, name)
+    if given.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (that of the fitted {what}), got "
+                         f"shape {given.shape}.")
+    check_finite(given, name)
+    return given
 
 
 def check_X(X, n_features=None):
