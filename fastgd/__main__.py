@@ -27,6 +27,8 @@ def main(argv=None):
     bench = commands.add_parser("bench", help="time fastgd against its peers on the same data")
     bench.add_argument("--quick", action="store_true", help="small cases only")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs of the fast methods")
+    bench.add_argument("--accuracy", action="store_true",
+                       help="the accuracy table (excess MSE over lstsq per problem family)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ._demo import run_demo
@@ -35,7 +37,7 @@ def main(argv=None):
     elif args.command == "bench":
         from ._bench import run_bench
 
-        run_bench(quick=args.quick, repeats=args.repeats)
+        run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy)
     return 0
 
 

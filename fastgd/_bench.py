@@ -200,6 +200,27 @@ def auto_vs_lstsq(n_samples, n_features, out):
         f"relative excess MSE {excess:.1e}; np.linalg.lstsq: {t_lstsq:.3f} s")
 
 
+def accuracy(out, seeds=5, max_epochs=200):
+    """The README's accuracy table: relative excess training MSE over np.linalg.lstsq with
+    the defaults, the worst of ``seeds`` shuffling seeds, on every problem family."""
+    from .datasets import FAMILIES, make_problem
+
+    out("\n| family | rows x cols | worst excess MSE | mean epochs run |\n|---|---|---|---|")
+    for name, family in FAMILIES.items():
+        X, y, _, _ = make_problem(name, random_state=0)
+        A = np.column_stack([X, np.ones(len(X))]) if family.fit_intercept else X
+        best = np.mean((A @ np.linalg.lstsq(A, y, rcond=None)[0] - y) ** 2)
+        excess, epochs = [], []
+        for seed in range(seeds):
+            result = fit(X, y, batch_size=16 if name == "one_feature" else 32,
+                         epochs=max_epochs, fit_intercept=family.fit_intercept,
+                         random_state=seed)
+            excess.append(np.mean((result.predict(X) - y) ** 2) / best - 1)
+            epochs.append(result.n_epochs)
+        out(f"| {name} | {X.shape[0]} x {X.shape[1]} | {max(excess):.1e} | "
+            f"{np.mean(epochs):.0f} |")
+
+
 def two_threads(n_samples, n_features, batch_size, out):
     """Two fits in two threads against the same two fits one after the other."""
     X, y = make_data(n_samples, n_features)
@@ -220,18 +241,23 @@ def two_threads(n_samples, n_features, batch_size, out):
         " of the time one after the other")
 
 
-def run_bench(quick=False, repeats=3, out=print):
+def run_bench(quick=False, repeats=3, out=print, accuracy_only=False):
     """Print the comparison tables.
 
     Parameters
     ----------
     quick : bool, default False
         Small cases only (seconds, for a smoke test).
+    accuracy_only : bool, default False
+        Print the accuracy table (:func:`accuracy`) instead.
     repeats : int, default 3
         Timed runs of the fast methods (the best is kept).
     out : callable, default print
         Receives each line.
     """
+    if accuracy_only:
+        accuracy(out)
+        return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
         f"best of {repeats}, peers warmed first")
     missing = [name for name, module in (("scikit-learn", "sklearn"), ("PyTorch", "torch"))

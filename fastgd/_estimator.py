@@ -54,7 +54,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept=True,
                  penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
                  early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False,
-                 tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto"):
+                 tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto",
+                 progress=None):
         self.batch_size = batch_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -71,6 +72,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
         self.backend = backend
+        self.progress = progress
 
     def fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None):
         """Fit the model to ``(X, y)`` from ``coef_init``/``intercept_init`` (or zeros).
@@ -97,7 +99,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
                      drop_last=self.drop_last, tol=self.tol,
                      n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
                      intercept_init=intercept_init, random_state=self.random_state,
-                     backend=self.backend)
+                     backend=self.backend, progress=self.progress)
         self._continuation = None
         self._set_fitted(result, result.n_epochs, result.loss_history)
         self.validation_scores_ = (None if result.validation_loss_history is None else

@@ -2,13 +2,16 @@
 
 from typing import NamedTuple
 
+import warnings
+
 import numpy as np
 
 from . import _validation as v
 from ._backends import get_backend
 from ._preparation import Scaling, prepare
 from ._result import FitResult
-from ._stopping import CONVERGED, DIVERGED
+from ._progress import run_watched, wants_watching
+from ._stopping import CONVERGED, DIVERGED, INTERRUPTED
 from .exceptions import DivergenceError
 
 
@@ -16,7 +19,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         fit_intercept=True, penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
         early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False, tol=1e-4,
         n_iter_no_change=5, coef_init=None, intercept_init=None, random_state=None,
-        backend="auto"):
+        backend="auto", progress=None):
     """Fit a least-squares linear model by mini-batch gradient descent.
 
     Minimises ``(1 / 2N) * sum_i s_i * (x_i . w + b - y_i)^2 + penalty(w)`` with sample weights
@@ -93,12 +96,19 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
         ``"auto"`` takes Numba when it imports.
+    progress : bool or None, default None
+        A progress bar on stderr, one step an epoch, with the current loss (tqdm): True shows
+        it, False never; None shows it on a terminal for fits that last over a second.
+        Ctrl-C during a long fit (or any fit with a bar) stops it at the end of the epoch in
+        progress and returns the model of that epoch (``interrupted`` is then True, and a
+        RuntimeWarning says so); a second Ctrl-C abandons the fit.
 
     Returns
     -------
     FitResult
         ``coef``, ``intercept``, ``loss_history``, ``validation_loss_history``, ``n_epochs``,
-        ``n_updates``, ``converged``, ``backend``, ``settings`` and ``predict``.
+        ``n_updates``, ``converged``, ``interrupted``, ``backend``, ``settings`` and
+        ``predict``.
 
     Raises
     ------
@@ -128,12 +138,14 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
                                                options["fit_intercept"])
     backend_name, backend_run = get_backend(v.check_backend(backend))
     seed = v.check_random_state(random_state)
+    if progress is not None:
+        v.check_bool(progress, "progress")
     problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
                       intercept_init=intercept_start, average_start=average_start, seed=seed,
                       **options)
     options.update(average=average, sample_weight=weights is not None,
                    warm_start=coef_init is not None or intercept_init is not None)
-    return _run(problem, X, y, backend_name, backend_run, options)[0]
+    return _run(problem, X, y, backend_name, backend_run, options, progress)[0]
 
 
 class Continuation(NamedTuple):
@@ -197,7 +209,7 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     problem.keep_best = False  # a stream goes on from the last weights
     options.update(average=False, sample_weight=weights is not None,
                    warm_start=continuation is not None)
-    result, (coef, intercept) = _run(problem, X, y, backend_name, backend_run, options)
+    result, (coef, intercept) = _run(problem, X, y, backend_name, backend_run, options, False)
     return result, Continuation(problem.scaling, coef, intercept, result.n_epochs + first_epoch,
                                 result.n_updates, seed)
 
@@ -230,8 +242,9 @@ def _check_data(X, y, sample_weight):
     return X, y, v.check_sample_weight(sample_weight, X.shape[0])
 
 
-def _run(problem, X, y, backend_name, backend_run, settings):
-    """Run ``problem`` and make the result in the user's units and shapes.
+def _run(problem, X, y, backend_name, backend_run, settings, progress):
+    """Run ``problem`` (watched, see ``fastgd._progress``) and make the result in the user's
+    units and shapes.
 
     Returns
     -------
@@ -239,7 +252,24 @@ def _run(problem, X, y, backend_name, backend_run, settings):
     standardised : tuple
         The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
     """
-    coef, intercept, losses, val_losses, n_epochs, n_updates, status = problem.run(backend_run)
+    control = np.zeros(2, dtype=np.int64)
+    live = problem.new_loss_history()
+    watch, bar = wants_watching(progress, X.size * problem.epochs)
+    if watch:
+        scale = problem.y_scale**2 if problem.standardised else np.ones(live.shape[1])
+
+        def describe(done):
+            return f"loss={float(live[done - 1] @ scale):.6g}"
+
+        outcome = run_watched(lambda: problem.run(backend_run, control, live), control,
+                              problem.epochs, describe, bar, immediate=progress is True)
+    else:
+        outcome = problem.run(backend_run, control, live)
+    coef, intercept, losses, val_losses, n_epochs, n_updates, status = outcome
+    if status == INTERRUPTED:
+        warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
+                      f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,
+                      stacklevel=3)
     if status == DIVERGED:
         raise DivergenceError(
             f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
@@ -267,7 +297,7 @@ def _run(problem, X, y, backend_name, backend_run, settings):
     result = FitResult(
         coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
-        backend=backend_name, learning_rate=problem.schedule, batch_size=problem.batch_size,
-        settings=settings,
+        interrupted=status == INTERRUPTED, backend=backend_name,
+        learning_rate=problem.schedule, batch_size=problem.batch_size, settings=settings,
     )
     return result, standardised

@@ -17,7 +17,7 @@ from numba import config
 
 from ._intrinsics import prefetch, row_weight
 from ._jit import inlined_reassociating_kernel, kernel, reassociating_kernel
-from ._stopping import (CHECK_MAX_FEATURES, DIVERGED, RUNNING, check_progress,
+from ._stopping import (CHECK_MAX_FEATURES, DIVERGED, INTERRUPTED, RUNNING, check_progress,
                         within_one_standard_error)
 from .schedules import step_size
 
@@ -333,7 +333,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
                 fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch,
                 first_update, kind, eta0, p1, p2, tol, stop_early, n_iter_no_change, check_every,
                 keep_best, average_start, moments, X_val, Y_val, weights_val, loss_history,
-                val_history):
+                val_history, control):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     Parameters
@@ -399,6 +399,10 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         Receive each epoch's training objective (loss plus penalty) and validation loss per
         target, in standardised units. The last epoch's entries are exact losses of the
         returned weights.
+    control : ndarray of shape (2,), int64
+        Shared with a watching thread: the fit writes the epochs completed into
+        ``control[1]`` and, when ``control[0]`` is set, stops at the end of the epoch as if
+        the budget ended there (status ``INTERRUPTED``).
 
     Returns
     -------
@@ -407,7 +411,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
     n_updates : int
         The final value of the step counter ``t`` (updates made, plus ``first_update``).
     status : int
-        ``RUNNING`` (the epoch budget ran out), ``CONVERGED`` or ``DIVERGED``.
+        ``RUNNING`` (the epoch budget ran out), ``CONVERGED``, ``DIVERGED`` or ``INTERRUPTED``.
     """
     k, d = coef.shape
     validating = X_val.shape[0] > 0
@@ -494,6 +498,9 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
             _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, model_coef,
                        model_intercept, l1, l2, True, moments, V, c, out, None)
         loss_history[run_epoch, :] = out
+        control[1] = run_epoch + 1
+        if status == RUNNING and control[0] != 0:
+            status = INTERRUPTED
         if status != RUNNING:
             n_epochs = run_epoch + 1
             break
@@ -600,7 +607,7 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
         l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch, first_update, kind, eta0,
         p1, p2, tol, stop_early,
         n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
-        loss_history, val_history):
+        loss_history, val_history, control):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
 
     With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more,
@@ -616,4 +623,4 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                        intercept, fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed,
                        epochs, first_epoch, first_update, kind, eta0, p1, p2, tol, stop_early,
                        n_iter_no_change, check_every, keep_best, average_start, moments, X_val,
-                       Y_val, weights_val, loss_history, val_history)
+                       Y_val, weights_val, loss_history, val_history, control)

@@ -7,7 +7,8 @@ so the two backends agree exactly only with ``shuffle=False``.
 
 import numpy as np
 
-from ._stopping import DIVERGED, RUNNING, check_progress, within_one_standard_error
+from ._stopping import (DIVERGED, INTERRUPTED, RUNNING, check_progress,
+                        within_one_standard_error)
 from .schedules import step_size
 
 
@@ -15,7 +16,7 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
         l2, batch_size, n_batches, shuffle, seed, epochs, first_epoch, first_update, kind, eta0,
         p1, p2, tol, stop_early,
         n_iter_no_change, check_every, keep_best, average_start, X_val, Y_val, weights_val,
-        loss_history, val_history):
+        loss_history, val_history, control):
     """Run up to ``epochs`` epochs of mini-batch gradient descent, updating in place.
 
     See ``fastgd._kernels._run_epochs`` for the parameters and the returned
@@ -107,6 +108,9 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
                 val_history[run_epoch] = out
                 out = losses(Z, T, s, model_coef, model_intercept, True)
             loss_history[run_epoch] = out
+            control[1] = run_epoch + 1
+            if status == RUNNING and control[0] != 0:
+                status = INTERRUPTED
             if status != RUNNING:
                 break
         n_epochs = run_epoch + 1

@@ -82,8 +82,17 @@ class Problem:
         return Scaling(self.x_offset, self.x_scale, self.y_offset, self.y_scale, self.schedule,
                        self.standardised)
 
-    def run(self, backend_run):
+    def run(self, backend_run, control, loss_history):
         """Run ``backend_run`` on this problem from its start values.
+
+        Parameters
+        ----------
+        backend_run : callable
+            ``run`` of a backend.
+        control : ndarray of shape (2,), int64
+            Stop request in, epochs completed out (see ``fastgd._kernels._run_epochs``).
+        loss_history : ndarray of shape (epochs, k), float64
+            Receives the standardised epoch objectives as the fit goes.
 
         Returns
         -------
@@ -97,7 +106,6 @@ class Problem:
         """
         coef = self.coef_init.copy()
         intercept = self.intercept_init.copy()
-        loss_history = np.full((self.epochs, self.Y.shape[1]), np.nan)
         val_history = np.full_like(loss_history, np.nan)
         kind, eta0, p1, p2 = self.schedule.lower()
         n_epochs, n_updates, status = backend_run(
@@ -105,11 +113,14 @@ class Problem:
             self.y_scale, coef, intercept, self.fit_intercept, self.l1, self.l2,
             self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs,
             self.first_epoch, self.first_update, kind, eta0, p1, p2, self.tol, self.stop_early,
-            self.n_iter_no_change, self.check_every,
-            self.keep_best, self.average_start, self.X_val, self.Y_val,
-            self.weights_val, loss_history, val_history)
+            self.n_iter_no_change, self.check_every, self.keep_best, self.average_start,
+            self.X_val, self.Y_val, self.weights_val, loss_history, val_history, control)
         validated = val_history[:n_epochs] if self.X_val.shape[0] else None
         return coef, intercept, loss_history[:n_epochs], validated, n_epochs, n_updates, status
+
+    def new_loss_history(self):
+        """The array :meth:`run` fills with the epoch objectives (NaN until written)."""
+        return np.full((self.epochs, self.Y.shape[1]), np.nan)
 
     def to_original_units(self, coef, intercept, *histories):
         """Map standardised coefficients, intercepts and loss histories to the user's units."""

@@ -33,6 +33,8 @@ class FitResult:
         Updates made (the final step counter ``t``).
     converged : bool
         Whether the stopping rule ended the fit before the epoch budget.
+    interrupted : bool
+        Whether Ctrl-C ended the fit (at the end of its last epoch).
     backend : str
         ``"numba"`` or ``"numpy"``.
     learning_rate : Schedule
@@ -52,6 +54,7 @@ class FitResult:
     n_epochs: int
     n_updates: int
     converged: bool
+    interrupted: bool
     backend: str
     learning_rate: Schedule
     batch_size: int

@@ -7,7 +7,9 @@ import math
 
 from .schedules import ADAPTIVE, ADAPTIVE_DIVISOR
 
-RUNNING, CONVERGED, DIVERGED = 0, 1, 2
+#: Fit statuses: still running (the epoch budget ran out), stopped by the rule, blown up, or
+#: stopped at the end of an epoch on request (Ctrl-C).
+RUNNING, CONVERGED, DIVERGED, INTERRUPTED = 0, 1, 2, 3
 
 #: An adaptive schedule is spent once its step is below ``eta0 * ADAPTIVE_FLOOR``.
 ADAPTIVE_FLOOR = 1e-6
