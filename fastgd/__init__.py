@@ -6,10 +6,11 @@ and returns a :class:`FitResult`; ``fastgd.MBGDRegressor`` is the scikit-learn e
 
 from . import schedules
 from ._fit import fit
+from ._persistence import load
 from ._result import FitResult
 from .exceptions import DivergenceError
 
-__all__ = ["fit", "FitResult", "DivergenceError", "MBGDRegressor", "schedules"]
+__all__ = ["fit", "load", "FitResult", "DivergenceError", "MBGDRegressor", "schedules"]
 __version__ = "0.1.0"
 
 

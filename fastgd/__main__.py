@@ -1,8 +1,15 @@
-"""Command line: ``python -m fastgd demo|bench`` (or the ``fastgd`` console script)."""
+"""Command line: ``python -m fastgd demo|fit|predict|bench`` (or the ``fastgd`` script)."""
 
 import argparse
 import os
 import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad flags: one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv=None):
@@ -16,28 +23,45 @@ def main(argv=None):
     Returns
     -------
     int
-        Exit status.
+        Exit status: 0, 2 for bad input (one line on stderr says what), 130 after Ctrl-C.
     """
-    parser = argparse.ArgumentParser(prog="fastgd", description="Least-squares linear models "
-                                     "by mini-batch gradient descent.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="fastgd", description="Least-squares linear models by mini-batch "
+                     "gradient descent.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     demo = commands.add_parser("demo", help="rerun the lecture's examples and time the backends")
     demo.add_argument("--seed", type=int, default=None, help="seed of data and shuffling")
     demo.add_argument("--repeats", type=int, default=20, help="timed repetitions per backend")
+    fit = commands.add_parser("fit", help="fit a model to a data file")
+    predict = commands.add_parser("predict", help="predict with a saved model")
     bench = commands.add_parser("bench", help="time fastgd against its peers on the same data")
     bench.add_argument("--quick", action="store_true", help="small cases only")
     bench.add_argument("--repeats", type=int, default=3, help="timed runs of the fast methods")
     bench.add_argument("--accuracy", action="store_true",
                        help="the accuracy table (excess MSE over lstsq per problem family)")
+    from . import _cli
+
+    _cli.add_fit_arguments(fit)
+    _cli.add_predict_arguments(predict)
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        from ._demo import run_demo
+    try:
+        if args.command == "demo":
+            from ._demo import run_demo
 
-        run_demo(seed=args.seed, repeats=args.repeats)
-    elif args.command == "bench":
-        from ._bench import run_bench
+            run_demo(seed=args.seed, repeats=args.repeats)
+        elif args.command == "fit":
+            return _cli.run_fit(args)
+        elif args.command == "predict":
+            return _cli.run_predict(args)
+        elif args.command == "bench":
+            from ._bench import run_bench
 
-        run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy)
+            run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy)
+    except _cli.CommandError as exc:
+        print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fastgd {args.command}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

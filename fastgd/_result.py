@@ -45,6 +45,8 @@ class FitResult:
     settings : dict
         The arguments of the ``fastgd.fit`` call, ``random_state`` as the seed drawn from it;
         ``sample_weight`` and ``warm_start`` say whether weights and start values were given.
+    metadata : dict
+        Free-form, saved with the model (the command line keeps the column names here).
     """
 
     coef: np.ndarray
@@ -59,6 +61,34 @@ class FitResult:
     learning_rate: Schedule
     batch_size: int
     settings: dict = field(default_factory=dict, repr=False)
+    metadata: dict = field(default_factory=dict, repr=False)
+
+    def to_json(self, path=None):
+        """This model as JSON text, written to ``path`` when given; ``fastgd.load`` reads it.
+
+        Returns
+        -------
+        str
+        """
+        from ._persistence import to_json
+
+        return to_json(self, path)
+
+    def plot_loss(self, ax=None):
+        """Draw the loss per epoch (and the validation loss, when recorded) with matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from ._plotting import plot_loss
+
+        return plot_loss(self, ax)
 
     def predict(self, X):
         """Predict targets for the rows of X.

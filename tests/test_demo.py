@@ -24,10 +24,12 @@ def test_demo_auto_fit_is_as_good_as_lstsq():
     assert len(auto) == 2 and all(np.abs(auto) <= 1e-3)
 
 
-def test_bad_command_exits_with_usage():
+def test_bad_command_exits_with_one_line_pointing_to_help():
     done = subprocess.run([sys.executable, "-m", "fastgd", "nonsense"], capture_output=True,
                           text=True, timeout=120)
-    assert done.returncode == 2 and "usage" in done.stderr
+    assert done.returncode == 2 and "invalid choice: 'nonsense'" in done.stderr
+    assert done.stderr.strip().endswith("(see fastgd --help)")
+    assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_demo_piped_into_a_closed_reader_ends_quietly():
