@@ -25,6 +25,8 @@ def plot_loss(result, ax=None):
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (1/2 mean squared error)")
     ax.set_yscale("log")
-    ax.set_title(f"fastgd fit: {result.n_epochs} epochs, {result.learning_rate}")
+    schedule = result.learning_rate
+    params = ", ".join(f"{name}={value:.3g}" for name, value in vars(schedule).items())
+    ax.set_title(f"fastgd fit: {result.n_epochs} epochs, {type(schedule).__name__}({params})")
     ax.legend()
     return ax

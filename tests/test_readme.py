@@ -16,3 +16,22 @@ def test_readme_has_python_examples():
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index):
     exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {})
+
+
+def test_readme_command_line_example_runs(tmp_path):
+    """The command-line section's commands, in a fresh folder (``fastgd`` as this Python's)."""
+    import shlex
+    import subprocess
+    import sys
+
+    section = README.read_text().split("## Command line", 1)[1]
+    commands = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1).splitlines()
+    assert len(commands) == 3
+    for command in commands:
+        words = shlex.split(command)
+        words = [sys.executable, "-m", "fastgd", *words[1:]] if words[0] == "fastgd" else (
+            [sys.executable, *words[1:]])
+        done = subprocess.run(words, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "predictions.csv").read_text().startswith("price\n")
+    assert (tmp_path / "loss.png").exists()
