@@ -38,6 +38,8 @@ def main(argv=None):
     bench.add_argument("--repeats", type=int, default=3, help="timed runs of the fast methods")
     bench.add_argument("--accuracy", action="store_true",
                        help="the accuracy table (excess MSE over lstsq per problem family)")
+    bench.add_argument("--scale", action="store_true",
+                       help="out-of-core memory and Dask epoch time against the workers")
     from . import _cli
 
     _cli.add_fit_arguments(fit)
@@ -55,7 +57,8 @@ def main(argv=None):
         elif args.command == "bench":
             from ._bench import run_bench
 
-            run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy)
+            run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy,
+                      scale_only=args.scale)
     except _cli.CommandError as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
         return 2

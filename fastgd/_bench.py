@@ -221,6 +221,73 @@ def accuracy(out, seeds=5, max_epochs=200):
             f"{np.mean(epochs):.0f} |")
 
 
+def out_of_core(out, n_samples=10_000_000, n_features=10, epochs=3):
+    """A memory-mapped fit: peak Python-tracked memory against X's size, and seconds per
+    epoch against the same fit in memory (constant step, ``epochs`` epochs, tol None)."""
+    import os
+    import tempfile
+    import tracemalloc
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "X.npy")
+        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64,
+                                      shape=(n_samples, n_features))
+        y = np.empty(n_samples)
+        rng = np.random.default_rng(0)
+        coef = rng.uniform(-2, 2, n_features)
+        for start in range(0, n_samples, 1_000_000):
+            block = rng.standard_normal((min(1_000_000, n_samples - start), n_features))
+            X[start:start + len(block)] = block
+            y[start:start + len(block)] = block @ coef + 1.5 + rng.standard_normal(len(block))
+        X.flush()
+        del X
+        X = np.load(path, mmap_mode="r")
+        kwargs = dict(learning_rate=schedules.Constant(STEP), tol=None, random_state=0)
+        fit(X[:100_000], y[:100_000], epochs=1, **kwargs)
+        fit(np.load(path, mmap_mode="r")[:10], y[:10], epochs=1, **kwargs)
+        tracemalloc.start()
+        start = time.perf_counter()
+        fit(X, y, epochs=epochs, **kwargs)
+        streamed = (time.perf_counter() - start) / epochs
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        in_memory = np.array(X)
+        start = time.perf_counter()
+        fit(in_memory, y, epochs=epochs, **kwargs)
+        loaded = (time.perf_counter() - start) / epochs
+    out(f"\nmemory-mapped fit of {n_samples:,}x{n_features} ({in_memory.nbytes / 1e6:.0f} MB): "
+        f"peak memory traced during the fit {peak / 1e6:.0f} MB "
+        f"({peak / in_memory.nbytes:.1%} of X), {streamed:.3f} s per epoch; in memory "
+        f"{loaded:.3f} s per epoch")
+
+
+def dask_workers(out, n_samples=2_000_000, n_features=10, n_blocks=8, epochs=3):
+    """fastgd.dask.fit seconds per epoch on a local cluster of 1 and 2 worker processes."""
+    import dask.array as da
+    from dask.distributed import Client, LocalCluster
+
+    from .dask import fit as dask_fit
+
+    rng = da.random.default_rng(0)  # made on the workers: nothing large leaves the client
+    Xd = rng.standard_normal((n_samples, n_features), chunks=(n_samples // n_blocks, -1))
+    y = Xd @ np.linspace(-2, 2, n_features) + 1.5 + rng.standard_normal(
+        n_samples, chunks=n_samples // n_blocks)
+    kwargs = dict(learning_rate=schedules.Constant(STEP), tol=None, random_state=0)
+    for workers in (1, 2):
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          host="127.0.0.1", dashboard_address=None) as cluster, \
+                Client(cluster):
+            X_here, y_here = Xd.persist(), y.persist()
+            dask_fit(X_here, y_here, epochs=1, **kwargs)  # compile on the workers
+            times = {}
+            for count in (1, 1 + epochs):
+                start = time.perf_counter()
+                dask_fit(X_here, y_here, epochs=count, **kwargs)
+                times[count] = time.perf_counter() - start
+        out(f"fastgd.dask.fit, {n_samples:,}x{n_features} in {n_blocks} blocks, {workers} "
+            f"worker(s): {(times[1 + epochs] - times[1]) / epochs:.3f} s per epoch")
+
+
 def two_threads(n_samples, n_features, batch_size, out):
     """Two fits in two threads against the same two fits one after the other."""
     X, y = make_data(n_samples, n_features)
@@ -241,7 +308,7 @@ def two_threads(n_samples, n_features, batch_size, out):
         " of the time one after the other")
 
 
-def run_bench(quick=False, repeats=3, out=print, accuracy_only=False):
+def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only=False):
     """Print the comparison tables.
 
     Parameters
@@ -250,6 +317,8 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False):
         Small cases only (seconds, for a smoke test).
     accuracy_only : bool, default False
         Print the accuracy table (:func:`accuracy`) instead.
+    scale_only : bool, default False
+        Measure :func:`out_of_core` and :func:`dask_workers` instead.
     repeats : int, default 3
         Timed runs of the fast methods (the best is kept).
     out : callable, default print
@@ -257,6 +326,10 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False):
     """
     if accuracy_only:
         accuracy(out)
+        return
+    if scale_only:
+        out_of_core(out)
+        dask_workers(out)
         return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
         f"best of {repeats}, peers warmed first")

@@ -12,6 +12,7 @@ from ._preparation import Scaling, prepare
 from ._result import FitResult
 from ._progress import run_watched, wants_watching
 from ._stopping import CONVERGED, DIVERGED, INTERRUPTED
+from ._streaming import fit_streamed
 from .exceptions import DivergenceError
 
 
@@ -127,6 +128,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     >>> np.round(res.coef, 1), round(float(res.intercept), 1)
     (array([7.]), 3.0)
     """
+    streamed = isinstance(X, np.memmap)
     options = _check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
         fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
@@ -140,12 +142,37 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     seed = v.check_random_state(random_state)
     if progress is not None:
         v.check_bool(progress, "progress")
+    if streamed:
+        return _fit_streamed(X, y, weights, options, average, coef_init, intercept_init, seed,
+                             backend_name)
     problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
                       intercept_init=intercept_start, average_start=average_start, seed=seed,
                       **options)
     options.update(average=average, sample_weight=weights is not None,
                    warm_start=coef_init is not None or intercept_init is not None)
     return _run(problem, X, y, backend_name, backend_run, options, progress)[0]
+
+
+def _fit_streamed(X, y, weights, options, average, coef_init, intercept_init, seed,
+                  backend_name):
+    """``fit`` for a memory-mapped X: chunk by chunk (see ``fastgd._streaming``)."""
+    unsupported = [name for name, value in (("early_stopping", options["early_stopping"]),
+                                            ("average", average), ("coef_init", coef_init),
+                                            ("intercept_init", intercept_init))
+                   if value is not None and value is not False]
+    if unsupported:
+        raise ValueError(f"{', '.join(unsupported)} cannot be used with memory-mapped X, which "
+                         "is streamed chunk by chunk: leave them out, or load X into memory "
+                         "(np.asarray(X)).")
+    per_block = {key: options[key] for key in ("batch_size", "learning_rate", "fit_intercept",
+                                                "penalty", "alpha", "l1_ratio", "shuffle",
+                                                "drop_last")}
+    problem, outcome = fit_streamed(X, y.reshape(X.shape[0], -1), weights, per_block, seed,
+                                    backend_name, options["epochs"], options["tol"],
+                                    options["n_iter_no_change"])
+    settings = dict(options, average=False, sample_weight=weights is not None,
+                    warm_start=False, streamed=True)
+    return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings)[0]
 
 
 class Continuation(NamedTuple):
@@ -243,15 +270,8 @@ def _check_data(X, y, sample_weight):
 
 
 def _run(problem, X, y, backend_name, backend_run, settings, progress):
-    """Run ``problem`` (watched, see ``fastgd._progress``) and make the result in the user's
-    units and shapes.
-
-    Returns
-    -------
-    result : FitResult
-    standardised : tuple
-        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
-    """
+    """Run ``problem`` (watched, see ``fastgd._progress``) and make its result
+    (:func:`make_result`)."""
     control = np.zeros(2, dtype=np.int64)
     live = problem.new_loss_history()
     watch, bar = wants_watching(progress, X.size * problem.epochs)
@@ -265,11 +285,24 @@ def _run(problem, X, y, backend_name, backend_run, settings, progress):
                               problem.epochs, describe, bar, immediate=progress is True)
     else:
         outcome = problem.run(backend_run, control, live)
+    return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings)
+
+
+def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
+    """The :class:`FitResult` of a run of ``problem`` (``outcome`` is what ``Problem.run``
+    returns), in the user's units and shapes; raises DivergenceError for a diverged run.
+
+    Returns
+    -------
+    result : FitResult
+    standardised : tuple
+        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
+    """
     coef, intercept, losses, val_losses, n_epochs, n_updates, status = outcome
     if status == INTERRUPTED:
         warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
                       f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,
-                      stacklevel=3)
+                      stacklevel=4)
     if status == DIVERGED:
         raise DivergenceError(
             f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
@@ -281,16 +314,15 @@ def _run(problem, X, y, backend_name, backend_run, settings, progress):
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         coef, intercept, losses, val_losses = problem.to_original_units(
             coef, intercept, losses, val_losses)
-    dtype = X.dtype.type
     largest = np.finfo(dtype).max
     if not (np.abs(coef).max() <= largest and np.abs(intercept).max() <= largest):
         raise ValueError(
-            f"The fitted coefficients exceed the range of {X.dtype} (up to {largest:.1e}): "
+            f"The fitted coefficients exceed the range of {dtype} (up to {largest:.1e}): "
             "some columns of X are tiny next to y. Multiply them by a power of ten (and the "
             "coefficients by the same afterwards), or pass float32 data as float64."
         )
     coef, intercept = coef.astype(dtype), intercept.astype(dtype)
-    if y.ndim == 1:
+    if y_ndim == 1:
         coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
         val_losses = None if val_losses is None else val_losses[:, 0]
     settings = dict(settings, random_state=problem.seed, backend=backend_name)

@@ -610,13 +610,14 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
         loss_history, val_history, control):
     """Numba backend: run the fit with :func:`_run_epochs`; same signature and result.
 
-    With at most ``MOMENT_LOSS_FEATURES`` features and ``MOMENT_LOSS_MIN_ROWS`` rows or more,
-    the training losses at checks come from the data's centred moments (one pass to compute
-    them, then O(k d^2) a check).
+    With at most ``MOMENT_LOSS_FEATURES`` features, ``MOMENT_LOSS_MIN_ROWS`` rows or more and
+    more than two checks to make, the training losses at checks come from the data's centred
+    moments (one pass to compute them, then O(k d^2) a check).
     """
     n, d = X.shape
     index = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
-    use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS
+    checks = epochs * -(-n_batches // check_every)
+    use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS and checks > 2
     moments = (centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale)
                if use_moments else np.empty((0, 0)))
     return _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef,

@@ -108,7 +108,7 @@ def check_X_y(X, y):
             "pass one target value (or row of targets) per row of X."
         )
     check_finite(y, "y")
-    if float(np.max(np.abs(y))) > MAX_TARGET:
+    if max(float(y.max()), -float(y.min())) > MAX_TARGET:  # no temporary the size of y
         raise ValueError(
             f"y has values beyond {MAX_TARGET:.0e}: squared errors of such a target overflow "
             "float64. Divide y by a power of ten and scale the fitted coefficients back."
