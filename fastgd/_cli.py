@@ -59,7 +59,7 @@ def add_fit_arguments(parser):
     options.add_argument("--validation-fraction", type=float, default=0.1)
     options.add_argument("--no-shuffle", dest="shuffle", action="store_false")
     options.add_argument("--drop-last", action="store_true")
-    options.add_argument("--tol", type=_tol, default=1e-4, help="a number, or none")
+    options.add_argument("--tol", type=number_or_none, default=1e-4, help="a number, or none")
     options.add_argument("--n-iter-no-change", type=int, default=5)
     options.add_argument("--random-state", type=int)
     options.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
@@ -333,7 +333,8 @@ def _learning_rate(text):
         raise CommandError(f"--learning-rate {text!r}: {exc}") from None
 
 
-def _tol(text):
+def number_or_none(text):
+    """A float, or None for "none" (argparse names this function in its messages)."""
     return None if text.lower() == "none" else float(text)
 
 
