@@ -78,13 +78,13 @@ def run_watched(run, control, epochs, describe, bar, immediate):
         while not finished:
             try:
                 finished = done.wait(POLL_SECONDS)
-            except KeyboardInterrupt:
+                if progress is not None:
+                    _advance(progress, int(control[1]), describe)
+            except KeyboardInterrupt:  # anywhere in the loop, the bar's drawing included
                 if asked:
                     raise
                 asked = True
                 control[0] = 1
-            if progress is not None:
-                _advance(progress, int(control[1]), describe)
         if progress is not None:
             _advance(progress, int(control[1]), describe)
     finally:

@@ -157,11 +157,15 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
     np.save(tmp_path / "big.npy", table)
     process = subprocess.Popen(
         [sys.executable, "-m", "fastgd", "fit", "big.npy", "--target", "3", "--epochs",
-         "10000000", "--tol", "none", "--learning-rate", "constant:0.001", "--out", "m.json"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)  # imports, compilation, then a few hundred epochs
+         "10000000", "--tol", "none", "--learning-rate", "constant:0.001", "--out", "m.json",
+         "--progress"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen = bytearray()
+    deadline = time.monotonic() + 120
+    while b"loss=" not in seen and time.monotonic() < deadline:  # the fit has begun
+        seen += os.read(process.stderr.fileno(), 4096)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    out, rest = process.communicate(timeout=60)
+    err = (bytes(seen) + rest).decode()
     assert process.returncode == 130, err
     assert "interrupted: the model is that of epoch" in err
     model = fastgd.load(tmp_path / "m.json")

@@ -16,7 +16,8 @@ from fastgd.datasets import make_problem
 
 def test_a_bar_on_request_with_the_loss(capsys, backend):
     X, y, _, _ = make_problem("several", random_state=0)
-    res = fastgd.fit(X, y, epochs=20, tol=None, progress=True, random_state=0, backend=backend)
+    res = fastgd.fit(X, y, epochs=20, tol=None, progress=True, random_state=0, backend=backend,
+                     learning_rate=fastgd.schedules.Constant(0.01))  # last entry: last epoch
     err = capsys.readouterr().err
     assert "20/20" in err and "epoch" in err
     assert f"loss={res.loss_history[-1]:.6g}" in err  # the last epoch's objective
