@@ -275,6 +275,8 @@ def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale):
     """
     rho = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
     strength = 0.0 if penalty is None else alpha
+    if strength == 0.0:
+        return np.zeros((len(y_scale), len(x_scale))), np.zeros(len(x_scale))
     with np.errstate(over="ignore"):  # capped just below
         l1 = strength * rho / y_scale[:, None] / x_scale
         l2 = strength * (1.0 - rho) / x_scale / x_scale
