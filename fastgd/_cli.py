@@ -6,6 +6,7 @@ Files are written only once everything they depend on has been read and checked.
 """
 
 import csv
+import dataclasses
 import os
 import re
 import sys
@@ -80,7 +81,7 @@ def run_fit(args):
     X, Y, weights, features, targets = read_training_data(
         args.data, args.target, args.features, args.sample_weight)
     if args.plot is not None:
-        _pyplot()  # before the fit: a missing matplotlib must not cost a long fit
+        _pyplot(args.plot)  # before the fit: a missing matplotlib must not cost a long fit
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
@@ -95,8 +96,6 @@ def run_fit(args):
                          backend=args.backend, progress=args.progress)
     except (ValueError, TypeError, DivergenceError) as exc:
         raise CommandError(f"{args.data}: {exc}") from None
-    import dataclasses
-
     result = dataclasses.replace(result, metadata={
         "data": str(args.data), "features": features, "target": targets})
     _print_model(result, features, targets)
@@ -364,12 +363,18 @@ def _write_atomically(path, text):
     os.replace(file.name, path)
 
 
-def _pyplot():
+def _pyplot(path):
     try:
         import matplotlib
     except ImportError:
         raise CommandError('--plot needs matplotlib: pip install "fastgd[plot]"') from None
     matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    if Path(path).suffix.lower().lstrip(".") not in kinds:
+        raise CommandError(f"{path}: --plot writes {', '.join('.' + k for k in sorted(kinds))}; "
+                           "name the file with one of these")
 
 
 def _print_model(result, features, targets):

@@ -119,6 +119,8 @@ def write(tmp_path, name, text):
     (lambda p: write(p, "a.csv", "x,y\n1,2\n3,4\n"), ["--target", "y", "--out", "m.txt"],
      "m.txt: the file name should end in .json"),
     (lambda p: write(p, "a.csv", "x,y\n1,2\n3,4\n"), [], "name the target column with --target"),
+    (lambda p: write(p, "a.csv", "x,y\n1,2\n3,4\n"), ["--target", "y", "--plot", "loss.xyz"],
+     "loss.xyz: --plot writes"),
 ])
 def test_bad_input_is_one_line_and_status_2_and_writes_nothing(tmp_path, make, args, message):
     name = make(tmp_path)
