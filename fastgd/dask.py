@@ -10,10 +10,10 @@ second, cheaper pass). Only models and per-block sums travel; X never comes to t
 Why parameter averaging rather than gradient aggregation: aggregating gradients makes one
 update per round trip, so an epoch over n rows in batches of B would need n / B round trips
 (or become full-batch descent with a single update an epoch); averaging keeps n / B
-mini-batch updates an epoch on each worker and one round trip. For least squares, the average
-of models that each descended from the same start is itself a descent step of the whole
-problem, and as the step shrinks (the ``"auto"`` schedule) the average converges to the
-least-squares solution: tests/test_dask.py checks 8 blocks on 2 workers against lstsq.
+mini-batch updates an epoch on each worker and one round trip. For small steps the average
+of models that each descended from the same start moves like one descent over all the rows,
+and as the step shrinks (the ``"auto"`` schedule) the average settles at the least-squares
+solution: tests/test_dask.py checks 8 blocks on 2 workers against lstsq.
 """
 
 import numpy as np
