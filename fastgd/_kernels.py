@@ -620,8 +620,12 @@ def run(X, Y, weights, x_offset, x_scale, y_offset, y_scale, coef, intercept, fi
     use_moments = d <= MOMENT_LOSS_FEATURES and n >= MOMENT_LOSS_MIN_ROWS and checks > 2
     moments = (centred_moments(X, Y, weights, x_offset, x_scale, y_offset, y_scale)
                if use_moments else np.empty((0, 0)))
-    return _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef,
-                       intercept, fit_intercept, l1, l2, batch_size, n_batches, shuffle, seed,
-                       epochs, first_epoch, first_update, kind, eta0, p1, p2, tol, stop_early,
-                       n_iter_no_change, check_every, keep_best, average_start, moments, X_val,
-                       Y_val, weights_val, loss_history, val_history, control)
+    # Run as Python (NUMBA_DISABLE_JIT), NumPy scalars would warn where the compiled code
+    # overflows quietly to inf, which the stopping rule reads as divergence.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef,
+                           intercept, fit_intercept, l1, l2, batch_size, n_batches, shuffle,
+                           seed, epochs, first_epoch, first_update, kind, eta0, p1, p2, tol,
+                           stop_early, n_iter_no_change, check_every, keep_best,
+                           average_start, moments, X_val, Y_val, weights_val, loss_history,
+                           val_history, control)

@@ -1,6 +1,11 @@
 """Shared test helpers: the exact least-squares answer and a slow, obvious MBGD reference."""
 
 import numpy as np
+from numba import config
+
+#: With NUMBA_DISABLE_JIT=1 the kernels run as plain Python (for a debugger or line coverage),
+#: about a thousand times slower: the tests that would take minutes then use smaller problems.
+REDUCED = bool(config.DISABLE_JIT)
 
 from fastgd.schedules import step_size
 
