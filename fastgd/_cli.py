@@ -8,7 +8,6 @@ Files are written only once everything they depend on has been read and checked.
 import csv
 import dataclasses
 import os
-import re
 import sys
 import tempfile
 import warnings
@@ -83,8 +82,8 @@ def run_fit(args):
     if args.plot is not None:
         _pyplot(args.plot)  # before the fit: a missing matplotlib must not cost a long fit
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
+        with warnings.catch_warnings():  # an interrupted fit: reported below, in one line
+            warnings.filterwarnings("ignore", "The fit was interrupted", RuntimeWarning)
             result = fit(X, Y, sample_weight=weights, batch_size=args.batch_size,
                          epochs=args.epochs, learning_rate=_learning_rate(args.learning_rate),
                          fit_intercept=args.fit_intercept, penalty=args.penalty,

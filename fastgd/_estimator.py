@@ -12,7 +12,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._fit import fit, fit_epoch
-from ._preparation import split_validation
+from ._preparation import validation_rows
+
 
 class MBGDRegressor(RegressorMixin, BaseEstimator):
     """Least-squares linear regression by mini-batch gradient descent (``fastgd.fit``).
@@ -103,7 +104,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self._continuation = None
         self._set_fitted(result, result.n_epochs, result.loss_history)
         self.validation_scores_ = (None if result.validation_loss_history is None else
-                                   self._validation_scores(X, y, sample_weight, result))
+                                   self._validation_scores(y, sample_weight, result))
         if self.tol is not None and not result.converged:
             warnings.warn(
                 f"MBGDRegressor stopped at the epoch budget (epochs={self.epochs}) before its "
@@ -173,13 +174,13 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         curve = np.asarray(curve)
         self.loss_curve_ = curve.sum(axis=1) if curve.ndim == 2 else curve
 
-    def _validation_scores(self, X, y, sample_weight, result):
+    def _validation_scores(self, y, sample_weight, result):
         """R^2 on the held-out rows from the validation losses: ``1 - 2 loss / var(y_val)``."""
-        weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        *_, Y_val, w_val = split_validation(X, y.reshape(len(y), -1), weights,
-                                            self.validation_fraction,
-                                            result.settings["random_state"])
-        w_val = np.ones(len(Y_val)) if w_val is None else w_val
+        _, val = validation_rows(len(y), self.validation_fraction,
+                                 result.settings["random_state"])
+        Y_val = y.reshape(len(y), -1)[val]
+        w_val = (np.ones(len(val)) if sample_weight is None else
+                 np.asarray(sample_weight, dtype=np.float64)[val])
         mean = w_val @ Y_val / w_val.sum()
         variance = w_val @ (Y_val - mean) ** 2 / w_val.sum()
         losses = result.validation_loss_history.reshape(result.n_epochs, -1)

@@ -12,7 +12,7 @@ from ._preparation import Scaling, prepare
 from ._result import FitResult
 from ._progress import run_watched, wants_watching
 from ._stopping import CONVERGED, DIVERGED, INTERRUPTED
-from ._streaming import fit_streamed
+from ._streaming import block_options, block_problem, fit_streamed
 from .exceptions import DivergenceError
 
 
@@ -164,10 +164,8 @@ def _fit_streamed(X, y, weights, options, average, coef_init, intercept_init, se
         raise ValueError(f"{', '.join(unsupported)} cannot be used with memory-mapped X, which "
                          "is streamed chunk by chunk: leave them out, or load X into memory "
                          "(np.asarray(X)).")
-    per_block = {key: options[key] for key in ("batch_size", "learning_rate", "fit_intercept",
-                                                "penalty", "alpha", "l1_ratio", "shuffle",
-                                                "drop_last")}
-    problem, outcome = fit_streamed(X, y.reshape(X.shape[0], -1), weights, per_block, seed,
+    problem, outcome = fit_streamed(X, y.reshape(X.shape[0], -1), weights,
+                                    block_options(options), seed,
                                     backend_name, options["epochs"], options["tol"],
                                     options["n_iter_no_change"])
     settings = dict(options, average=False, sample_weight=weights is not None,
@@ -215,25 +213,19 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     k = 1 if y.ndim == 1 else y.shape[1]
     if continuation is None:
         seed = v.check_random_state(random_state)
-        coef_start, scaling, first_epoch, first_update = np.zeros((k, X.shape[1])), None, 0, 0
+        coef_start, intercept_start = np.zeros((k, X.shape[1])), np.zeros(k)
+        scaling, first_epoch, first_update = None, 0, 0
     else:
         if continuation.coef.shape != (k, X.shape[1]):
             shape = continuation.coef.shape
             raise ValueError(
                 f"These rows have {X.shape[1]} features and {k} target(s), but the fit being "
                 f"continued has {shape[1]} and {shape[0]}: pass the same columns.")
-        seed, scaling = continuation.seed, continuation.scaling
-        coef_start, first_epoch, first_update = (continuation.coef, continuation.n_epochs,
-                                                 continuation.n_updates)
+        scaling, coef_start, intercept_start, first_epoch, first_update, seed = continuation
     backend_name, backend_run = get_backend(v.check_backend(backend))
-    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=np.zeros_like(coef_start),
-                      intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
-                      **options)
-    problem.coef_init = coef_start.copy()
-    if continuation is not None:
-        problem.intercept_init = continuation.intercept.copy()
-    problem.first_epoch, problem.first_update = first_epoch, first_update
-    problem.keep_best = False  # a stream goes on from the last weights
+    problem = block_problem(X, y.reshape(X.shape[0], -1), weights, scaling, coef_start,
+                            intercept_start, seed, block_options(options), first_epoch,
+                            first_update)  # a stream goes on from the last weights
     options.update(average=False, sample_weight=weights is not None,
                    warm_start=continuation is not None)
     result, (coef, intercept) = _run(problem, X, y, backend_name, backend_run, options, False)

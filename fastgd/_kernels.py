@@ -513,6 +513,7 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
         intercept[:] = best_intercept
     final = _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
                        l1, l2, True, empty, V, c, out, None)
+    loss_history[n_epochs - 1, :] = out
     if not validating and np.any(l1 > 0.0):
         best_coef[:, :] = coef
         best_intercept[:] = intercept
@@ -523,9 +524,8 @@ def _run_epochs(X, Y, weights, index, x_offset, x_scale, y_offset, y_scale, coef
                       l1, l2, True, empty, V, c, out, None) > final:
             coef[:, :] = best_coef
             intercept[:] = best_intercept
-            _objective(X, Y, weights, x_offset, x_scale, y_offset, inv_y_scale, coef, intercept,
-                       l1, l2, True, empty, V, c, out, None)
-    loss_history[n_epochs - 1, :] = out
+        else:
+            loss_history[n_epochs - 1, :] = out
     if validating:
         _objective(X_val, Y_val, weights_val, x_offset, x_scale, y_offset, inv_y_scale, coef,
                    intercept, l1, l2, False, empty, V, c, out, None)

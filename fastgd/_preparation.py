@@ -176,13 +176,24 @@ def column_offsets_scales(X, center, weights=None):
         peak = np.max(np.abs(deviation))
         spread = weights @ np.square(deviation / peak) / total if peak > 0 else 0.0
         scale[j] = peak * np.sqrt(spread)
+    return finish_offsets_scales(offset, scale)
+
+
+def finish_offsets_scales(offset, scale):
+    """Check the column means and spreads for float64 range, floor the spreads at
+    ``MIN_SCALE`` and mark constant columns with scale ``inf``.
+
+    Returns
+    -------
+    offset, scale : ndarray
+    """
     if not np.all((scale < MAX_MAGNITUDE) & (np.abs(offset) < MAX_MAGNITUDE)):
         raise ValueError(
             f"The data are too large for float64 arithmetic (beyond {MAX_MAGNITUDE:.0e}): divide "
             "X or y by a power of ten and scale the fitted coefficients back."
         )
     constant = scale <= CONSTANT_COLUMN_RTOL * (np.abs(offset) + scale)
-    np.maximum(scale, MIN_SCALE, out=scale)  # a subnormal spread would overflow 1 / scale
+    scale = np.maximum(scale, MIN_SCALE)  # a subnormal spread would overflow 1 / scale
     scale[constant] = np.inf
     return offset, scale
 
@@ -230,6 +241,53 @@ def largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size
     return batch_size / denominator if denominator > 0 else 1.0
 
 
+def raw_scaling(d, k, schedule):
+    """The :class:`Scaling` of a schedule on raw data: no standardisation."""
+    return Scaling(np.zeros(d), np.ones(d), np.zeros(k), np.ones(k), schedule, False)
+
+
+def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
+    """The :class:`Scaling` of ``learning_rate="auto"``.
+
+    The columns of X and Y are standardised (weighted by ``weights``), and the schedule is
+    ``Adaptive`` from :func:`largest_stable_step`. X may be memory-mapped: every pass over it
+    goes chunk by chunk.
+
+    Parameters
+    ----------
+    offsets_scales : tuple of (x_offset, x_scale, y_offset, y_scale), optional
+        Column statistics computed elsewhere (by :func:`finish_offsets_scales`'s rules), for
+        data not at hand: X and weights are then a sample of rows for the step, Y unused.
+    """
+    if offsets_scales is None:
+        x_offset, x_scale = column_offsets_scales(X, fit_intercept, weights)
+        y_offset, y_scale = column_offsets_scales(Y, fit_intercept, weights)
+        if fit_intercept:
+            constant = np.all(Y == Y[0], axis=0)  # exactly: no rounding of a mean left to fit
+            y_offset[constant] = Y[0, constant]
+    else:
+        x_offset, x_scale, y_offset, y_scale = offsets_scales
+    y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
+    step = largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size)
+    return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
+
+
+def validation_rows(n, fraction, seed):
+    """The training and validation rows of :func:`split_validation`, each in order.
+
+    Returns
+    -------
+    train, val : ndarray of int
+    """
+    n_val = int(np.ceil(fraction * n))
+    if n - n_val < 1:
+        raise ValueError(f"early_stopping holds out {n_val} of the {n} rows "
+                         f"(validation_fraction={fraction}), leaving none to train on: pass more "
+                         "rows or a smaller validation_fraction.")
+    order = np.random.default_rng([seed, 1]).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
 def split_validation(X, Y, weights, fraction, seed):
     """Split the rows, seeded, into a training set and a validation set of ``fraction``.
 
@@ -241,14 +299,7 @@ def split_validation(X, Y, weights, fraction, seed):
     X, Y, weights, X_val, Y_val, weights_val
         ``weights`` and ``weights_val`` are None when ``weights`` is.
     """
-    n = X.shape[0]
-    n_val = int(np.ceil(fraction * n))
-    if n - n_val < 1:
-        raise ValueError(f"early_stopping holds out {n_val} of the {n} rows "
-                         f"(validation_fraction={fraction}), leaving none to train on: pass more "
-                         "rows or a smaller validation_fraction.")
-    order = np.random.default_rng([seed, 1]).permutation(n)
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train, val = validation_rows(X.shape[0], fraction, seed)
     parts = [X[train], Y[train], None, X[val], Y[val], None]
     if weights is not None:
         parts[2], parts[5] = weights[train], weights[val]
@@ -305,21 +356,10 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     n = X.shape[0]
     batch_size = min(batch_size, n)
     n_batches = n // batch_size if drop_last else -(-n // batch_size)
-    auto = isinstance(learning_rate, str)
-    if scaling is not None:
-        x_offset, x_scale, y_offset, y_scale, learning_rate, auto = scaling
-    elif auto:
-        x_offset, x_scale = column_offsets_scales(X, fit_intercept, weights)
-        y_offset, y_scale = column_offsets_scales(Y, fit_intercept, weights)
-        y_scale[~np.isfinite(y_scale)] = 1.0  # a constant target
-        if fit_intercept:
-            constant = np.all(Y == Y[0], axis=0)  # exactly: no rounding of a mean left to fit
-            y_offset[constant] = Y[0, constant]
-        learning_rate = schedules.Adaptive(
-            largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size))
-    else:
-        x_offset, x_scale = np.zeros(d), np.ones(d)
-        y_offset, y_scale = np.zeros(k), np.ones(k)
+    if scaling is None:
+        scaling = (auto_scaling(X, Y, weights, fit_intercept, batch_size)
+                   if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
+    x_offset, x_scale, y_offset, y_scale, learning_rate, auto = scaling
     l1, l2 = penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale)
     coef_start = coef_init * np.where(np.isfinite(x_scale), x_scale, 0.0) / y_scale[:, None]
     if intercept_init is None or not fit_intercept:

@@ -19,56 +19,35 @@ import numpy as np
 
 from . import schedules
 from ._backends import get_backend
-from ._preparation import (CONSTANT_COLUMN_RTOL, MAX_MAGNITUDE, MIN_SCALE, Scaling,
-                           largest_stable_step, prepare)
+from ._preparation import auto_scaling, prepare, raw_scaling
 from ._stopping import DIVERGED, RUNNING, check_progress
 
 #: Bytes of X per chunk of a streamed fit.
 CHUNK_BYTES = 1 << 24
 
 
-def raw_scaling(d, k, schedule):
-    """The :class:`Scaling` of a schedule on raw data: no standardisation."""
-    return Scaling(np.zeros(d), np.ones(d), np.zeros(k), np.ones(k), schedule, False)
+def block_options(options):
+    """The options of ``fastgd.fit`` that a block's epoch takes, as ``prepare`` names them."""
+    return {key: options[key] for key in ("batch_size", "learning_rate", "fit_intercept",
+                                          "penalty", "alpha", "l1_ratio", "shuffle",
+                                          "drop_last")}
 
 
-def streamed_scaling(blocks, fit_intercept, batch_size, sample_rows):
-    """The ``"auto"`` :class:`Scaling` of a fit over ``blocks``, computed block by block.
+def block_problem(X, Y, weights, scaling, coef, intercept, seed, options, epoch=0,
+                  first_update=0, epochs=1, tol=None, n_iter_no_change=1):
+    """The :class:`Problem` of ``epochs`` epochs over one in-memory block, from the model
+    ``coef, intercept`` (standardised, shapes (k, d) and (k,)), epoch ``epoch`` and step
+    counter ``first_update``, never keeping an earlier model than the last.
 
-    Parameters
-    ----------
-    blocks : callable
-        Gives a fresh iterator over the in-memory blocks ``(X, Y, weights)`` on every call.
-    sample_rows : tuple of (X, weights)
-        Rows to estimate the curvature from.
+    ``scaling`` None: this block's own (what ``prepare`` computes).
     """
-    sums = None
-    for X, Y, weights in blocks():
-        w = np.ones(len(X)) if weights is None else weights
-        part = np.array([w.sum(), *(w @ np.column_stack([X, Y]).astype(np.float64))])
-        sums = part if sums is None else sums + part
-    mean = sums[1:] / sums[0] if fit_intercept else np.zeros(len(sums) - 1)
-    sum_sq = 0.0
-    for X, Y, weights in blocks():
-        w = np.ones(len(X)) if weights is None else weights
-        sum_sq = sum_sq + w @ (np.column_stack([X, Y]) - mean) ** 2
-    return scaling_from_moments(mean, np.sqrt(sum_sq / sums[0]), sample_rows[0].shape[1],
-                                fit_intercept, batch_size, sample_rows)
-
-
-def scaling_from_moments(mean, spread, d, fit_intercept, batch_size, sample_rows):
-    """The ``"auto"`` :class:`Scaling` from the (weighted) means and spreads of the columns of
-    ``[X, Y]`` (``d`` columns of X), as ``fastgd._preparation.prepare`` makes it in memory."""
-    if not np.all((spread < MAX_MAGNITUDE) & (np.abs(mean) < MAX_MAGNITUDE)):
-        raise ValueError(f"The data are too large for float64 arithmetic (beyond "
-                         f"{MAX_MAGNITUDE:.0e}): divide X or y by a power of ten.")
-    constant = spread <= CONSTANT_COLUMN_RTOL * (np.abs(mean) + spread)
-    spread = np.maximum(spread, MIN_SCALE)
-    x_scale = np.where(constant[:d], np.inf, spread[:d])
-    y_scale = np.where(constant[d:], 1.0, spread[d:])
-    X_sample, w_sample = sample_rows
-    step = largest_stable_step(X_sample, w_sample, mean[:d], x_scale, fit_intercept, batch_size)
-    return Scaling(mean[:d], x_scale, mean[d:], y_scale, schedules.Adaptive(step), True)
+    problem = prepare(X, Y, weights, coef_init=np.zeros_like(coef), intercept_init=None,
+                      average_start=-1, seed=seed, scaling=scaling, epochs=epochs, tol=tol,
+                      n_iter_no_change=n_iter_no_change, early_stopping=False,
+                      validation_fraction=0.1, **options)
+    problem.coef_init, problem.intercept_init = coef.copy(), intercept.copy()
+    problem.first_epoch, problem.first_update, problem.keep_best = epoch, first_update, False
+    return problem
 
 
 def block_seed(seed, block):
@@ -93,12 +72,8 @@ def block_epoch(X, Y, weights, scaling, coef, intercept, eta, epoch, first_updat
     schedule = scaling.schedule
     if schedule.kind == schedules.ADAPTIVE:
         schedule = schedules.Constant(eta)
-    problem = prepare(X, Y, weights, coef_init=np.zeros_like(coef), intercept_init=None,
-                      average_start=-1, seed=seed, scaling=scaling._replace(schedule=schedule),
-                      epochs=1, tol=None, n_iter_no_change=1, early_stopping=False,
-                      validation_fraction=0.1, **options)
-    problem.coef_init, problem.intercept_init = coef.copy(), intercept.copy()
-    problem.first_epoch, problem.first_update, problem.keep_best = epoch, first_update, False
+    problem = block_problem(X, Y, weights, scaling._replace(schedule=schedule), coef, intercept,
+                            seed, options, epoch, first_update)
     control = np.zeros(2, dtype=np.int64)
     coef, intercept, _, _, _, n_updates, status = problem.run(
         get_backend(backend)[1], control, problem.new_loss_history())
@@ -131,20 +106,20 @@ class EpochLoop:
     Parameters
     ----------
     scaling : Scaling
-    epochs, window : int
     tol : float or None
+    window : int
     n_batches : int
         Updates an epoch over all blocks.
     keep_best : bool
     """
 
-    def __init__(self, scaling, epochs, tol, window, n_batches, keep_best):
-        self.schedule = scaling.schedule
-        self.kind, self.eta0, _, _ = self.schedule.lower()
+    def __init__(self, scaling, tol, window, n_batches, keep_best):
+        self.kind, self.eta0, _, _ = scaling.schedule.lower()
         self.eta = self.eta0
-        self.epochs, self.tol, self.window = epochs, tol, window
+        self.tol, self.window = tol, window
         self.n_batches, self.keep_best = n_batches, keep_best
         self.history = []
+        self.totals = []
         self.phase_start, self.best_before, self.base_loss = 0, np.inf, np.inf
         self.start_loss = None
         self.best = None
@@ -158,11 +133,11 @@ class EpochLoop:
         """Record the epoch's objective (per target); return the fit's status."""
         self.history.append(losses)
         loss = float(losses.sum())
+        self.totals.append(loss)
         if self.keep_best and loss < self.best[0]:
             self.best = (loss, coef.copy(), intercept.copy(), losses)
-        totals = np.array([h.sum() for h in self.history])
         self.phase_start, self.best_before, self.eta, self.base_loss, status = check_progress(
-            totals, len(totals) - 1, self.phase_start, self.best_before, self.eta,
+            self.totals, len(self.totals) - 1, self.phase_start, self.best_before, self.eta,
             self.base_loss, self.eta0, self.kind, 0.0 if self.tol is None else self.tol,
             self.tol is not None, self.window, self.n_batches, self.start_loss)
         return status
@@ -198,25 +173,18 @@ def fit_streamed(X, Y, weights, options, seed, backend, epochs, tol, n_iter_no_c
     def chunks():
         return (chunk(start) for start in starts)
 
-    sample = np.linspace(0, n - 1, min(n, 2048)).astype(np.intp)
-    if isinstance(options["learning_rate"], str):
-        scaling = streamed_scaling(chunks, options["fit_intercept"], options["batch_size"],
-                                   (np.array(X[sample]), None if weights is None else
-                                    np.asarray(weights)[sample]))
-    else:
-        scaling = raw_scaling(d, Y.shape[1], options["learning_rate"])
-    first = chunk(0)
-    report = prepare(*first, coef_init=np.zeros((Y.shape[1], d)), intercept_init=None,
-                     average_start=-1, seed=seed, scaling=scaling, epochs=epochs, tol=tol,
-                     n_iter_no_change=n_iter_no_change, early_stopping=False,
-                     validation_fraction=0.1, **options)
-    per_chunk = dict(options)
-    loop = EpochLoop(scaling, epochs, tol, n_iter_no_change,
+    k = Y.shape[1]
+    scaling = (auto_scaling(X, Y, weights, options["fit_intercept"], options["batch_size"])
+               if isinstance(options["learning_rate"], str) else
+               raw_scaling(d, k, options["learning_rate"]))
+    report = block_problem(*chunk(0), scaling, np.zeros((k, d)), np.zeros(k), seed, options,
+                           epochs=epochs, tol=tol, n_iter_no_change=n_iter_no_change)
+    loop = EpochLoop(scaling, tol, n_iter_no_change,
                      sum(-(-min(rows, n - s) // options["batch_size"]) for s in starts),
                      keep_best=scaling.standardised)
 
     def objective(coef, intercept):
-        sums, total = np.zeros(Y.shape[1]), 0.0
+        sums, total = np.zeros(k), 0.0
         for block in chunks():
             part, weight = block_losses(*block, scaling, coef, intercept)
             sums, total = sums + part, total + weight
@@ -231,7 +199,7 @@ def fit_streamed(X, Y, weights, options, seed, backend, epochs, tol, n_iter_no_c
         for c in order:
             coef, intercept, n_updates = block_epoch(
                 *chunk(starts[c]), scaling, coef, intercept, loop.eta, epoch, n_updates,
-                block_seed(seed, int(c)), per_chunk, backend)
+                block_seed(seed, int(c)), options, backend)
         status = loop.after_epoch(objective(coef, intercept), coef, intercept)
         if status != RUNNING:
             break

@@ -27,10 +27,10 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from . import _validation as v
 from ._backends import get_backend
 from ._fit import _check_options, make_result
-from ._preparation import prepare
+from ._preparation import auto_scaling, finish_offsets_scales, raw_scaling
 from ._stopping import RUNNING
-from ._streaming import (EpochLoop, block_epoch, block_losses, block_seed, penalty_of,
-                         raw_scaling, scaling_from_moments)
+from ._streaming import (EpochLoop, block_epoch, block_losses, block_options, block_problem,
+                         block_seed, penalty_of)
 
 
 def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
@@ -67,9 +67,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         tol=tol, n_iter_no_change=n_iter_no_change)
     backend_name, _ = get_backend(v.check_backend(backend))
     seed = v.check_random_state(random_state)
-    per_block = {key: options[key] for key in ("batch_size", "learning_rate", "fit_intercept",
-                                                "penalty", "alpha", "l1_ratio", "shuffle",
-                                                "drop_last")}
+    per_block = block_options(options)
     try:
         X, Y, W, y_ndim = _check_dask_data(X, y, sample_weight)
         X, Y, W = dask.persist(X, Y, W)
@@ -90,16 +88,15 @@ def _fit_blocks(X, Y, W, y_ndim, blocks, per_block, options, seed, backend):
     sample = np.linspace(0, n - 1, min(n, 2048)).astype(np.intp)
     X_sample, Y_sample = dask.compute(X[sample], Y[sample])
     W_sample = None if W is None else W[sample].compute()
-    scaling = _scaling(X, Y, W, per_block, (X_sample, W_sample))
-    report = prepare(X_sample, Y_sample, W_sample, coef_init=np.zeros((Y.shape[1], d)),
-                     intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
-                     epochs=options["epochs"], tol=options["tol"],
-                     n_iter_no_change=options["n_iter_no_change"], early_stopping=False,
-                     validation_fraction=0.1, **per_block)
+    scaling = _scaling(X, Y, W, per_block, X_sample, W_sample)
+    k = Y.shape[1]
+    report = block_problem(X_sample, Y_sample, W_sample, scaling, np.zeros((k, d)), np.zeros(k),
+                           seed, per_block, epochs=options["epochs"], tol=options["tol"],
+                           n_iter_no_change=options["n_iter_no_change"])
     rows = [int(c) for c in X.chunks[0]]
     batches = max(-(-r // per_block["batch_size"]) for r in rows)
-    loop = EpochLoop(scaling, options["epochs"], options["tol"], options["n_iter_no_change"],
-                     batches, keep_best=scaling.standardised)
+    loop = EpochLoop(scaling, options["tol"], options["n_iter_no_change"], batches,
+                     keep_best=scaling.standardised)
     train = dask.delayed(block_epoch, pure=True, nout=3)
     losses = dask.delayed(block_losses, pure=True, nout=2)
 
@@ -132,8 +129,9 @@ def _fit_blocks(X, Y, W, y_ndim, blocks, per_block, options, seed, backend):
                        backend, settings)[0]
 
 
-def _scaling(X, Y, W, per_block, sample_rows):
-    """The standardisation of ``"auto"`` from Dask reductions (small vectors come back)."""
+def _scaling(X, Y, W, per_block, X_sample, W_sample):
+    """The standardisation of ``"auto"`` from Dask reductions (small vectors come back), its
+    step from the sampled rows."""
     if not isinstance(per_block["learning_rate"], str):
         return raw_scaling(X.shape[1], Y.shape[1], per_block["learning_rate"])
     Z = da.concatenate([X, Y], axis=1).astype(np.float64)
@@ -144,9 +142,10 @@ def _scaling(X, Y, W, per_block, sample_rows):
     mean = sums / total if per_block["fit_intercept"] else np.zeros(Z.shape[1])
     squares = (Z - mean) ** 2 if W is None else (Z - mean) ** 2 * W[:, None]
     sum_sq = squares.sum(axis=0).compute()
-    return scaling_from_moments(mean, np.sqrt(sum_sq / total), X.shape[1],
-                                per_block["fit_intercept"], per_block["batch_size"],
-                                sample_rows)
+    offset, scale = finish_offsets_scales(mean, np.sqrt(sum_sq / total))
+    d = X.shape[1]
+    return auto_scaling(X_sample, None, W_sample, per_block["fit_intercept"],
+                        per_block["batch_size"], (offset[:d], scale[:d], offset[d:], scale[d:]))
 
 
 def _check_dask_data(X, y, sample_weight):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _streaming
+from fastgd import _preparation, _streaming
 from fastgd.datasets import make_problem
 from fastgd.schedules import Constant
 
@@ -64,6 +64,7 @@ def test_peak_memory_is_a_small_fraction_of_x(tmp_path, monkeypatch):
     """X of 16 MB (8 MB without the JIT) streamed in 256 kB chunks: Python-tracked memory
     peaks under 1/5 of it."""
     monkeypatch.setattr(_streaming, "CHUNK_BYTES", 1 << 18)
+    monkeypatch.setattr(_preparation, "CHUNK_BYTES", 1 << 18)  # the passes for "auto" alike
     rng = np.random.default_rng(0)
     n, d = 100_000 if REDUCED else 200_000, 10
     epochs = 1 if REDUCED else 3  # the Python-run kernels are slow under tracemalloc

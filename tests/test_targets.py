@@ -1,7 +1,6 @@
 """Several targets fitted in one pass: shapes, lstsq per target, same as separate fits."""
 
 import numpy as np
-import pytest
 
 import fastgd
 from fastgd.datasets import make_problem
