@@ -6,8 +6,7 @@ and returns a :class:`FitResult`; ``fastgd.MBGDRegressor`` is the scikit-learn e
 
 from . import schedules
 from ._fit import fit
-from ._persistence import load
-from ._result import FitResult
+from ._results import FitResult, load
 from .exceptions import DivergenceError
 
 __all__ = ["fit", "load", "FitResult", "DivergenceError", "MBGDRegressor", "schedules"]

@@ -40,14 +40,14 @@ def main(argv=None):
                        help="the accuracy table (excess MSE over lstsq per problem family)")
     bench.add_argument("--scale", action="store_true",
                        help="out-of-core memory and Dask epoch time against the workers")
-    from . import _cli
+    from ._commands import cli as _cli
 
     _cli.add_fit_arguments(fit)
     _cli.add_predict_arguments(predict)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
-            from ._demo import run_demo
+            from ._commands.demo import run_demo
 
             run_demo(seed=args.seed, repeats=args.repeats)
         elif args.command == "fit":
@@ -55,7 +55,7 @@ def main(argv=None):
         elif args.command == "predict":
             return _cli.run_predict(args)
         elif args.command == "bench":
-            from ._bench import run_bench
+            from ._commands.bench import run_bench
 
             run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy,
                       scale_only=args.scale)

@@ -2,18 +2,15 @@
 
 from typing import NamedTuple
 
-import warnings
-
 import numpy as np
 
 from . import _validation as v
-from ._backends import get_backend
-from ._preparation import Scaling, prepare
-from ._result import FitResult
+from ._engine.backends import get_backend
+from ._engine.blocks import fit_chunks
+from ._engine.driver import run_problem
+from ._preparation import Scaling, continued, prepare, streamed_problem
 from ._progress import run_watched, wants_watching
-from ._stopping import CONVERGED, DIVERGED, INTERRUPTED
-from ._streaming import block_options, block_problem, fit_streamed
-from .exceptions import DivergenceError
+from ._results import make_result
 
 
 def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
@@ -129,48 +126,49 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     (array([7.]), 3.0)
     """
     streamed = isinstance(X, np.memmap)
-    options = _check_options(
+    options = v.check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
         fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         early_stopping=early_stopping, validation_fraction=validation_fraction,
         shuffle=shuffle, drop_last=drop_last, tol=tol, n_iter_no_change=n_iter_no_change)
-    X, y, weights = _check_data(X, y, sample_weight)
+    X, y, weights = v.check_data(X, y, sample_weight)
     average_start = v.check_average(average)
     coef_start, intercept_start = v.check_init(coef_init, intercept_init, X.shape[1], y.shape,
                                                options["fit_intercept"])
-    backend_name, backend_run = get_backend(v.check_backend(backend))
+    backend = get_backend(v.check_backend(backend))
     seed = v.check_random_state(random_state)
     if progress is not None:
         v.check_bool(progress, "progress")
+    Y = y.reshape(X.shape[0], -1)
+    settings = dict(options, average=average, sample_weight=weights is not None,
+                    warm_start=coef_init is not None or intercept_init is not None)
     if streamed:
-        return _fit_streamed(X, y, weights, options, average, coef_init, intercept_init, seed,
-                             backend_name)
-    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=coef_start,
-                      intercept_init=intercept_start, average_start=average_start, seed=seed,
-                      **options)
-    options.update(average=average, sample_weight=weights is not None,
-                   warm_start=coef_init is not None or intercept_init is not None)
-    return _run(problem, X, y, backend_name, backend_run, options, progress)[0]
+        _refuse_streamed(options, average_start, coef_init, intercept_init)
+        problem = streamed_problem(X, Y, weights, seed, options)
+        settings.update(average=False, streamed=True)
+
+        def run(control, histories):
+            return fit_chunks(problem, X, Y, weights, backend.name, control, histories)
+    else:
+        problem = prepare(X, Y, weights, coef_init=coef_start, intercept_init=intercept_start,
+                          average_start=average_start, seed=seed, **options)
+
+        def run(control, histories):
+            return run_problem(problem, backend, control, histories)
+    return _run(problem, run, X, y, backend.name, settings, progress)[0]
 
 
-def _fit_streamed(X, y, weights, options, average, coef_init, intercept_init, seed,
-                  backend_name):
-    """``fit`` for a memory-mapped X: chunk by chunk (see ``fastgd._streaming``)."""
-    unsupported = [name for name, value in (("early_stopping", options["early_stopping"]),
-                                            ("average", average), ("coef_init", coef_init),
-                                            ("intercept_init", intercept_init))
-                   if value is not None and value is not False]
+def _refuse_streamed(options, average_start, coef_init, intercept_init):
+    """A clear error for the options a memory-mapped (streamed) fit does not take."""
+    unsupported = [name for name, used in (("early_stopping", options["early_stopping"]),
+                                           ("average", average_start >= 0),
+                                           ("coef_init", coef_init is not None),
+                                           ("intercept_init", intercept_init is not None))
+                   if used]
     if unsupported:
         raise ValueError(f"{', '.join(unsupported)} cannot be used with memory-mapped X, which "
                          "is streamed chunk by chunk: leave them out, or load X into memory "
                          "(np.asarray(X)).")
-    problem, outcome = fit_streamed(X, y.reshape(X.shape[0], -1), weights,
-                                    block_options(options), seed,
-                                    backend_name, options["epochs"], options["tol"],
-                                    options["n_iter_no_change"])
-    settings = dict(options, average=False, sample_weight=weights is not None,
-                    warm_start=False, streamed=True)
-    return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings)[0]
 
 
 class Continuation(NamedTuple):
@@ -204,12 +202,12 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     continuation : Continuation
         What the next call takes.
     """
-    options = _check_options(
+    options = v.check_options(
         batch_size=batch_size, epochs=1, learning_rate=learning_rate,
         fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
         tol=None, n_iter_no_change=1)
-    X, y, weights = _check_data(X, y, sample_weight)
+    X, y, weights = v.check_data(X, y, sample_weight)
     k = 1 if y.ndim == 1 else y.shape[1]
     if continuation is None:
         seed = v.check_random_state(random_state)
@@ -222,106 +220,35 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
                 f"These rows have {X.shape[1]} features and {k} target(s), but the fit being "
                 f"continued has {shape[1]} and {shape[0]}: pass the same columns.")
         scaling, coef_start, intercept_start, first_epoch, first_update, seed = continuation
-    backend_name, backend_run = get_backend(v.check_backend(backend))
-    problem = block_problem(X, y.reshape(X.shape[0], -1), weights, scaling, coef_start,
-                            intercept_start, seed, block_options(options), first_epoch,
-                            first_update)  # a stream goes on from the last weights
-    options.update(average=False, sample_weight=weights is not None,
-                   warm_start=continuation is not None)
-    result, (coef, intercept) = _run(problem, X, y, backend_name, backend_run, options, False)
+    backend = get_backend(v.check_backend(backend))
+    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=np.zeros((k, X.shape[1])),
+                      intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
+                      **options)
+    problem = continued(problem, coef_start, intercept_start, first_epoch, first_update)
+    settings = dict(options, average=False, sample_weight=weights is not None,
+                    warm_start=continuation is not None)
+    result, (coef, intercept) = _run(
+        problem, lambda control, histories: run_problem(problem, backend, control, histories),
+        X, y, backend.name, settings, False)
     return result, Continuation(problem.scaling, coef, intercept, result.n_epochs + first_epoch,
                                 result.n_updates, seed)
 
 
-def _check_options(*, batch_size, epochs, learning_rate, fit_intercept, penalty, alpha,
-                   l1_ratio, early_stopping, validation_fraction, shuffle, drop_last, tol,
-                   n_iter_no_change):
-    """The validated keyword options of a fit, as ``prepare`` takes them."""
-    return dict(
-        batch_size=v.check_positive_int(batch_size, "batch_size"),
-        epochs=v.check_positive_int(epochs, "epochs"),
-        learning_rate=v.check_learning_rate(learning_rate),
-        fit_intercept=v.check_bool(fit_intercept, "fit_intercept"),
-        penalty=v.check_penalty(penalty),
-        alpha=v.check_real(alpha, "alpha", 0.0, np.inf, high_open=True),
-        l1_ratio=v.check_real(l1_ratio, "l1_ratio", 0.0, 1.0),
-        early_stopping=v.check_bool(early_stopping, "early_stopping"),
-        validation_fraction=v.check_real(validation_fraction, "validation_fraction", 0.0, 1.0,
-                                         low_open=True, high_open=True),
-        shuffle=v.check_bool(shuffle, "shuffle"),
-        drop_last=v.check_bool(drop_last, "drop_last"),
-        tol=v.check_tol(tol),
-        n_iter_no_change=v.check_positive_int(n_iter_no_change, "n_iter_no_change"),
-    )
-
-
-def _check_data(X, y, sample_weight):
-    """The validated X, y and sample weights (None for unit weights)."""
-    X, y = v.check_X_y(X, y)
-    return X, y, v.check_sample_weight(sample_weight, X.shape[0])
-
-
-def _run(problem, X, y, backend_name, backend_run, settings, progress):
-    """Run ``problem`` (watched, see ``fastgd._progress``) and make its result
-    (:func:`make_result`)."""
+def _run(problem, run, X, y, backend_name, settings, progress):
+    """Run the fit ``run(control, histories)`` of ``problem`` (watched, see
+    ``fastgd._progress``) and make its result (``fastgd._results.make_result``)."""
     control = np.zeros(2, dtype=np.int64)
-    live = problem.new_loss_history()
+    histories = problem.new_histories()
     watch, bar = wants_watching(progress, X.size * problem.epochs)
     if watch:
-        scale = problem.y_scale**2 if problem.standardised else np.ones(live.shape[1])
+        y_scale = problem.setup.standard.y_scale
+        scale = y_scale**2 if problem.standardised else np.ones(len(y_scale))
 
         def describe(done):
-            return f"loss={float(live[done - 1] @ scale):.6g}"
+            return f"loss={float(histories.loss[done - 1] @ scale):.6g}"
 
-        outcome = run_watched(lambda: problem.run(backend_run, control, live), control,
-                              problem.epochs, describe, bar, immediate=progress is True)
+        outcome = run_watched(lambda: run(control, histories), control, problem.epochs,
+                              describe, bar, immediate=progress is True)
     else:
-        outcome = problem.run(backend_run, control, live)
+        outcome = run(control, histories)
     return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings)
-
-
-def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
-    """The :class:`FitResult` of a run of ``problem`` (``outcome`` is what ``Problem.run``
-    returns), in the user's units and shapes; raises DivergenceError for a diverged run.
-
-    Returns
-    -------
-    result : FitResult
-    standardised : tuple
-        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
-    """
-    coef, intercept, losses, val_losses, n_epochs, n_updates, status = outcome
-    if status == INTERRUPTED:
-        warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
-                      f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,
-                      stacklevel=4)
-    if status == DIVERGED:
-        raise DivergenceError(
-            f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
-            f"with learning rate {problem.schedule}. Use a smaller step (a tenth of eta0, or of t0 "
-            "for InverseTime), "
-            "or learning_rate='auto', which scales the data and picks a stable step."
-        )
-    standardised = coef.copy(), intercept.copy()
-    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        coef, intercept, losses, val_losses = problem.to_original_units(
-            coef, intercept, losses, val_losses)
-    largest = np.finfo(dtype).max
-    if not (np.abs(coef).max() <= largest and np.abs(intercept).max() <= largest):
-        raise ValueError(
-            f"The fitted coefficients exceed the range of {dtype} (up to {largest:.1e}): "
-            "some columns of X are tiny next to y. Multiply them by a power of ten (and the "
-            "coefficients by the same afterwards), or pass float32 data as float64."
-        )
-    coef, intercept = coef.astype(dtype), intercept.astype(dtype)
-    if y_ndim == 1:
-        coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
-        val_losses = None if val_losses is None else val_losses[:, 0]
-    settings = dict(settings, random_state=problem.seed, backend=backend_name)
-    result = FitResult(
-        coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
-        n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
-        interrupted=status == INTERRUPTED, backend=backend_name,
-        learning_rate=problem.schedule, batch_size=problem.batch_size, settings=settings,
-    )
-    return result, standardised

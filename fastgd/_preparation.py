@@ -4,13 +4,15 @@ Takes validated input and returns a :class:`Problem`: everything a backend's ``r
 arrays and plain numbers, plus what the result must report.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 
 from . import schedules
-from ._stopping import check_interval
+from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
+                             batches, index_for, new_histories)
+from ._engine.stopping import check_interval
 
 #: Rows used to estimate the curvature of the standardised problem.
 CURVATURE_ROWS = 2048
@@ -43,93 +45,40 @@ class Scaling(NamedTuple):
 
 @dataclass
 class Problem:
-    """A fit reduced to arrays and numbers, in the standardised space the backends work in."""
+    """A fit reduced to the engine's groups (``fastgd._engine.groups``), in the standardised
+    space the backends work in, plus what the result must report."""
 
-    X: np.ndarray
-    Y: np.ndarray
-    weights: np.ndarray | None
-    x_offset: np.ndarray
-    x_scale: np.ndarray
-    y_offset: np.ndarray
-    y_scale: np.ndarray
-    coef_init: np.ndarray
-    intercept_init: np.ndarray
-    fit_intercept: bool
-    l1: np.ndarray
-    l2: np.ndarray
-    batch_size: int
-    n_batches: int
-    shuffle: bool
-    seed: int
-    epochs: int
+    rows: Rows
+    validation: Rows
+    setup: Setup
+    start: Model
     schedule: schedules.Schedule
-    tol: float
-    stop_early: bool
-    n_iter_no_change: int
-    check_every: int
-    keep_best: bool
-    average_start: int
-    X_val: np.ndarray
-    Y_val: np.ndarray
-    weights_val: np.ndarray | None
     standardised: bool
-    first_epoch: int = 0
     first_update: int = 0
 
     @property
     def scaling(self):
         """This problem's :class:`Scaling`."""
-        return Scaling(self.x_offset, self.x_scale, self.y_offset, self.y_scale, self.schedule,
-                       self.standardised)
+        return Scaling(*self.setup.standard, self.schedule, self.standardised)
 
-    def run(self, backend_run, control, loss_history):
-        """Run ``backend_run`` on this problem from its start values.
+    @property
+    def epochs(self):
+        """Most epochs the fit runs."""
+        return self.setup.plan.epochs
 
-        Parameters
-        ----------
-        backend_run : callable
-            ``run`` of a backend.
-        control : ndarray of shape (2,), int64
-            Stop request in, epochs completed out (see ``fastgd._kernels._run_epochs``).
-        loss_history : ndarray of shape (epochs, k), float64
-            Receives the standardised epoch objectives as the fit goes.
-
-        Returns
-        -------
-        coef : ndarray of shape (k, d), float64
-            Standardised coefficients.
-        intercept : ndarray of shape (k,), float64
-            Standardised intercepts.
-        loss_history, val_history : ndarray of shape (n_epochs, k), float64
-            Standardised epoch objectives and validation losses (None without validation).
-        n_epochs, n_updates, status : int
-        """
-        coef = self.coef_init.copy()
-        intercept = self.intercept_init.copy()
-        val_history = np.full_like(loss_history, np.nan)
-        kind, eta0, p1, p2 = self.schedule.lower()
-        n_epochs, n_updates, status = backend_run(
-            self.X, self.Y, self.weights, self.x_offset, self.x_scale, self.y_offset,
-            self.y_scale, coef, intercept, self.fit_intercept, self.l1, self.l2,
-            self.batch_size, self.n_batches, self.shuffle, self.seed, self.epochs,
-            self.first_epoch, self.first_update, kind, eta0, p1, p2, self.tol, self.stop_early,
-            self.n_iter_no_change, self.check_every, self.keep_best, self.average_start,
-            self.X_val, self.Y_val, self.weights_val, loss_history, val_history, control)
-        validated = val_history[:n_epochs] if self.X_val.shape[0] else None
-        return coef, intercept, loss_history[:n_epochs], validated, n_epochs, n_updates, status
-
-    def new_loss_history(self):
-        """The array :meth:`run` fills with the epoch objectives (NaN until written)."""
-        return np.full((self.epochs, self.Y.shape[1]), np.nan)
+    def new_histories(self):
+        """The :class:`Histories` the fit fills with its epoch losses (NaN until written)."""
+        return new_histories(self.epochs, self.rows.Y.shape[1])
 
     def to_original_units(self, coef, intercept, *histories):
         """Map standardised coefficients, intercepts and loss histories to the user's units."""
         if not self.standardised:
             return (coef, intercept, *histories)
-        coef_out = coef * self.y_scale[:, None] / self.x_scale
-        intercept_out = self.y_offset + self.y_scale * intercept - coef_out @ self.x_offset
+        x_offset, x_scale, y_offset, y_scale = self.setup.standard
+        coef_out = coef * y_scale[:, None] / x_scale
+        intercept_out = y_offset + y_scale * intercept - coef_out @ x_offset
         return (coef_out, intercept_out,
-                *(None if h is None else h * self.y_scale**2 for h in histories))
+                *(None if h is None else h * y_scale**2 for h in histories))
 
 
 def column_offsets_scales(X, center, weights=None):
@@ -354,8 +303,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         X, Y, weights, X_val, Y_val, weights_val = split_validation(
             X, Y, weights, validation_fraction, seed)
     n = X.shape[0]
-    batch_size = min(batch_size, n)
-    n_batches = n // batch_size if drop_last else -(-n // batch_size)
+    batch_size, n_batches = batches(n, batch_size, drop_last)
     if scaling is None:
         scaling = (auto_scaling(X, Y, weights, fit_intercept, batch_size)
                    if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
@@ -366,15 +314,50 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         intercept_start = np.zeros(k)  # standardised: the model starts at the mean of y
     else:
         intercept_start = (intercept_init - y_offset + coef_init @ x_offset) / y_scale
-    return Problem(
-        X=X, Y=Y, weights=weights, x_offset=x_offset,
-        x_scale=x_scale, y_offset=y_offset, y_scale=y_scale, coef_init=coef_start,
-        intercept_init=intercept_start,
-        fit_intercept=fit_intercept, l1=l1, l2=l2, batch_size=batch_size, n_batches=n_batches,
-        shuffle=shuffle, seed=seed, epochs=epochs, schedule=learning_rate,
-        tol=0.0 if tol is None else tol, stop_early=tol is not None,
-        n_iter_no_change=n_iter_no_change,
-        check_every=check_interval(learning_rate.kind, d, n_batches, early_stopping),
-        keep_best=auto or early_stopping, average_start=average_start, X_val=X_val,
-        Y_val=Y_val, weights_val=weights_val,
-        standardised=auto)
+    kind, eta0, p1, p2 = learning_rate.lower()
+    setup = Setup(
+        Standardisation(x_offset, x_scale, y_offset, y_scale), Penalty(l1, l2),
+        Plan(bool(fit_intercept), batch_size, n_batches, bool(drop_last), bool(shuffle),
+             int(seed), int(average_start), 0, int(epochs)),
+        Steps(int(kind), float(eta0), float(p1), float(p2)),
+        Checks(check_interval(kind, d, n_batches, early_stopping),
+               0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
+               bool(auto or early_stopping), np.empty((0, 0))))
+    return Problem(rows=Rows(X, Y, weights, index_for(n)),
+                   validation=Rows(X_val, Y_val, weights_val, index_for(0)), setup=setup,
+                   start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
+                               np.ascontiguousarray(intercept_start, dtype=np.float64)),
+                   schedule=learning_rate, standardised=auto)
+
+
+def continued(problem, coef, intercept, first_epoch, first_update):
+    """``problem`` run on from the standardised model ``coef, intercept`` (shapes (k, d) and
+    (k,)), epoch ``first_epoch`` and step counter ``first_update``, never keeping an earlier
+    model than the last (what ``partial_fit`` continues with).
+
+    Returns
+    -------
+    Problem
+    """
+    setup = problem.setup
+    setup = setup._replace(plan=setup.plan._replace(first_epoch=first_epoch),
+                           checks=setup.checks._replace(keep_best=False))
+    return replace(problem, setup=setup, start=Model(coef.copy(), intercept.copy()),
+                   first_update=first_update)
+
+
+def streamed_problem(X, Y, weights, seed, options):
+    """The :class:`Problem` of a fit over memory-mapped rows: its scaling from all the rows (chunk
+    by chunk), its rows only the first few (the engine's blocks come from the driver).
+
+    ``options`` are those of ``fastgd._validation.check_options``.
+    """
+    d, k = X.shape[1], Y.shape[1]
+    learning_rate = options["learning_rate"]
+    scaling = (auto_scaling(X, Y, weights, options["fit_intercept"], options["batch_size"])
+               if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
+    head = slice(0, max(options["batch_size"], CURVATURE_ROWS))
+    return prepare(np.asarray(X[head]), np.asarray(Y[head]),
+                   None if weights is None else np.asarray(weights[head]),
+                   coef_init=np.zeros((k, d)), intercept_init=None, average_start=-1, seed=seed,
+                   scaling=scaling, **options)

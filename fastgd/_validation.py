@@ -331,3 +331,42 @@ def check_random_state(random_state):
         return int(random_state.randint(0, _SEED_RANGE, dtype=np.int64))
     raise TypeError(f"random_state must be None, an int or a numpy.random.Generator, got "
                     f"{random_state!r}.")
+
+
+def check_options(*, batch_size, epochs, learning_rate, fit_intercept, penalty, alpha,
+                   l1_ratio, early_stopping, validation_fraction, shuffle, drop_last, tol,
+                   n_iter_no_change):
+    """The validated keyword options of a fit (``fastgd.fit``'s names), as ``prepare`` takes
+    them.
+
+    Returns
+    -------
+    dict
+    """
+    return dict(
+        batch_size=check_positive_int(batch_size, "batch_size"),
+        epochs=check_positive_int(epochs, "epochs"),
+        learning_rate=check_learning_rate(learning_rate),
+        fit_intercept=check_bool(fit_intercept, "fit_intercept"),
+        penalty=check_penalty(penalty),
+        alpha=check_real(alpha, "alpha", 0.0, np.inf, high_open=True),
+        l1_ratio=check_real(l1_ratio, "l1_ratio", 0.0, 1.0),
+        early_stopping=check_bool(early_stopping, "early_stopping"),
+        validation_fraction=check_real(validation_fraction, "validation_fraction", 0.0, 1.0,
+                                         low_open=True, high_open=True),
+        shuffle=check_bool(shuffle, "shuffle"),
+        drop_last=check_bool(drop_last, "drop_last"),
+        tol=check_tol(tol),
+        n_iter_no_change=check_positive_int(n_iter_no_change, "n_iter_no_change"),
+    )
+
+
+def check_data(X, y, sample_weight):
+    """The validated X, y and sample weights (None for unit weights).
+
+    Returns
+    -------
+    X, y, weights
+    """
+    X, y = check_X_y(X, y)
+    return X, y, check_sample_weight(sample_weight, X.shape[0])

@@ -25,12 +25,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(f'fastgd.dask needs dask ({exc}): pip install "fastgd[dask]"') from exc
 
 from . import _validation as v
-from ._backends import get_backend
-from ._fit import _check_options, make_result
-from ._preparation import auto_scaling, finish_offsets_scales, raw_scaling
-from ._stopping import RUNNING
-from ._streaming import (EpochLoop, block_epoch, block_losses, block_options, block_problem,
-                         block_seed, penalty_of)
+from ._engine.backends import get_backend
+from ._engine.blocks import block_epoch, block_seed, blocks_setup
+from ._engine.driver import Blocks, run_blocks
+from ._engine.groups import Model, batches
+from ._engine.moments import moment_shift
+from ._preparation import auto_scaling, finish_offsets_scales, prepare, raw_scaling
+from ._results import make_result
 
 
 def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
@@ -60,92 +61,95 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     RuntimeError
         When a worker is lost and Dask cannot recompute its blocks.
     """
-    options = _check_options(
+    options = v.check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
         fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
         tol=tol, n_iter_no_change=n_iter_no_change)
-    backend_name, _ = get_backend(v.check_backend(backend))
+    backend_name = get_backend(v.check_backend(backend)).name
     seed = v.check_random_state(random_state)
-    per_block = block_options(options)
     try:
         X, Y, W, y_ndim = _check_dask_data(X, y, sample_weight)
         X, Y, W = dask.persist(X, Y, W)
-        blocks = list(zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
-                          [None] * X.numblocks[0] if W is None else W.to_delayed().ravel(),
-                          strict=True))
-        return _fit_blocks(X, Y, W, y_ndim, blocks, per_block, options, seed, backend_name)
+        blocks = DaskBlocks(X, Y, W, options, seed, backend_name)
+        problem = _sample_problem(X, Y, W, options, seed)
+        setup = blocks_setup(problem, blocks, options["batch_size"], X.shape[0],
+                             moment_shift(problem.rows, problem.setup.standard))
+        start = Model(problem.start.coef.copy(), problem.start.intercept.copy())
+        outcome = run_blocks(blocks, setup, start, np.zeros(2, dtype=np.int64),
+                             problem.new_histories())
     except Exception as exc:
         if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
             raise RuntimeError(f"A Dask worker was lost and its blocks could not be computed "
                                f"again ({type(exc).__name__}: {exc}); restart the workers and "
                                "fit again.") from exc
         raise
+    settings = dict(options, average=False, sample_weight=W is not None, warm_start=False,
+                    n_blocks=len(blocks.blocks))
+    return make_result(problem, X.dtype, y_ndim, outcome, backend_name, settings)[0]
 
 
-def _fit_blocks(X, Y, W, y_ndim, blocks, per_block, options, seed, backend):
-    n, d = X.shape
+class DaskBlocks(Blocks):
+    """The row blocks of persisted Dask arrays: functions run on the workers, side by side, and
+    an epoch averages the blocks' models, weighted by their rows (or sample weights)."""
+
+    def __init__(self, X, Y, W, options, seed, backend_name):
+        self.blocks = list(zip(X.to_delayed().ravel(), Y.to_delayed().ravel(),
+                               [None] * X.numblocks[0] if W is None else W.to_delayed().ravel(),
+                               strict=True))
+        self.seed, self.backend_name = seed, backend_name
+        rows = [int(c) for c in X.chunks[0]]
+        self.n_batches = max(batches(r, options["batch_size"], options["drop_last"])[1]
+                             for r in rows if r > 0)
+        weights = (np.array(rows, dtype=np.float64) if W is None else
+                   np.array(dask.compute(*[wb.sum() for _, _, wb in self.blocks])))
+        self.share = weights / weights.sum()
+
+    def map(self, function, *args):
+        call = dask.delayed(function, pure=True)
+        return dask.compute(*[call(xb, yb, wb, *args) for xb, yb, wb in self.blocks])
+
+    def epoch(self, setup, model, eta, epoch, n_updates):
+        call = dask.delayed(block_epoch, pure=True, nout=2)
+        results = dask.compute(*[
+            call(xb, yb, wb, setup, model, eta, epoch, n_updates, block_seed(self.seed, b),
+                 self.backend_name)
+            for b, (xb, yb, wb) in enumerate(self.blocks)])
+        coef = sum(s * r[0].coef for s, r in zip(self.share, results, strict=True))
+        intercept = sum(s * r[0].intercept for s, r in zip(self.share, results, strict=True))
+        return Model(coef, intercept), max(r[1] for r in results)
+
+
+def _sample_problem(X, Y, W, options, seed):
+    """The :class:`Problem` of the fit on a sample of evenly spaced rows, with the scaling of
+    all the rows (the engine's blocks come from the workers)."""
+    n = X.shape[0]
     sample = np.linspace(0, n - 1, min(n, 2048)).astype(np.intp)
     X_sample, Y_sample = dask.compute(X[sample], Y[sample])
     W_sample = None if W is None else W[sample].compute()
-    scaling = _scaling(X, Y, W, per_block, X_sample, W_sample)
-    k = Y.shape[1]
-    report = block_problem(X_sample, Y_sample, W_sample, scaling, np.zeros((k, d)), np.zeros(k),
-                           seed, per_block, epochs=options["epochs"], tol=options["tol"],
-                           n_iter_no_change=options["n_iter_no_change"])
-    rows = [int(c) for c in X.chunks[0]]
-    batches = max(-(-r // per_block["batch_size"]) for r in rows)
-    loop = EpochLoop(scaling, options["tol"], options["n_iter_no_change"], batches,
-                     keep_best=scaling.standardised)
-    train = dask.delayed(block_epoch, pure=True, nout=3)
-    losses = dask.delayed(block_losses, pure=True, nout=2)
-
-    def objective(coef, intercept):
-        parts = dask.compute(*[losses(xb, yb, wb, scaling, coef, intercept)
-                               for xb, yb, wb in blocks])
-        sums = sum(p[0] for p in parts)
-        return sums / sum(p[1] for p in parts) + penalty_of(coef, report.l1, report.l2)
-
-    coef, intercept = report.coef_init.copy(), report.intercept_init.copy()
-    loop.start(objective(coef, intercept), coef, intercept)
-    n_updates, status = 0, RUNNING
-    block_weights = np.array(rows, dtype=np.float64) if W is None else np.array(
-        dask.compute(*[wb.sum() for _, _, wb in blocks]))
-    share = block_weights / block_weights.sum()
-    for epoch in range(options["epochs"]):
-        results = dask.compute(*[
-            train(xb, yb, wb, scaling, coef, intercept, loop.eta, epoch, n_updates,
-                  block_seed(seed, b), per_block, backend)
-            for b, (xb, yb, wb) in enumerate(blocks)])
-        coef = sum(s * r[0] for s, r in zip(share, results, strict=True))
-        intercept = sum(s * r[1] for s, r in zip(share, results, strict=True))
-        n_updates = max(r[2] for r in results)
-        status = loop.after_epoch(objective(coef, intercept), coef, intercept)
-        if status != RUNNING:
-            break
-    settings = dict(options, average=False, sample_weight=W is not None, warm_start=False,
-                    n_blocks=len(blocks))
-    return make_result(report, X.dtype, y_ndim, loop.outcome(coef, intercept, n_updates, status),
-                       backend, settings)[0]
+    scaling = _scaling(X, Y, W, options, X_sample, W_sample)
+    k, d = Y.shape[1], X.shape[1]
+    return prepare(X_sample, Y_sample, W_sample, coef_init=np.zeros((k, d)),
+                   intercept_init=None, average_start=-1, seed=seed, scaling=scaling, **options)
 
 
-def _scaling(X, Y, W, per_block, X_sample, W_sample):
+def _scaling(X, Y, W, options, X_sample, W_sample):
     """The standardisation of ``"auto"`` from Dask reductions (small vectors come back), its
     step from the sampled rows."""
-    if not isinstance(per_block["learning_rate"], str):
-        return raw_scaling(X.shape[1], Y.shape[1], per_block["learning_rate"])
+    if not isinstance(options["learning_rate"], str):
+        return raw_scaling(X.shape[1], Y.shape[1], options["learning_rate"])
     Z = da.concatenate([X, Y], axis=1).astype(np.float64)
     if W is None:
         total, sums = float(X.shape[0]), Z.sum(axis=0).compute()
     else:
         total, sums = dask.compute(W.sum(), (Z * W[:, None]).sum(axis=0))
-    mean = sums / total if per_block["fit_intercept"] else np.zeros(Z.shape[1])
+    mean = sums / total if options["fit_intercept"] else np.zeros(Z.shape[1])
     squares = (Z - mean) ** 2 if W is None else (Z - mean) ** 2 * W[:, None]
     sum_sq = squares.sum(axis=0).compute()
     offset, scale = finish_offsets_scales(mean, np.sqrt(sum_sq / total))
     d = X.shape[1]
-    return auto_scaling(X_sample, None, W_sample, per_block["fit_intercept"],
-                        per_block["batch_size"], (offset[:d], scale[:d], offset[d:], scale[d:]))
+    return auto_scaling(X_sample, None, W_sample, options["fit_intercept"],
+                        options["batch_size"], (offset[:d], scale[:d], offset[d:], scale[d:]))
 
 
 def _check_dask_data(X, y, sample_weight):
@@ -158,9 +162,15 @@ def _check_dask_data(X, y, sample_weight):
                          f"columns, got shape {X.shape}.")
     if X.dtype.kind not in "biuf":
         raise TypeError(f"X must hold real numbers, got dtype {X.dtype}.")
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has blocks of unknown size (from a filter or a dataframe's values): "
+                         "call X.compute_chunk_sizes() first, then fit.")
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = X.astype(dtype).rechunk({1: -1})
     y = da.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must hold real numbers, got dtype {y.dtype}: convert it with "
+                        "y.astype(float) (complex or text targets cannot be fitted).")
     if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must be of shape ({X.shape[0]},) or ({X.shape[0]}, n_targets), "
                          f"got shape {y.shape}.")

@@ -140,7 +140,7 @@ def test_shuffle_changes_the_order(backend):
 
 
 def test_shuffle_kernel_draws_uniform_permutations():
-    from fastgd._kernels import _shuffle
+    from fastgd._kernels.random import shuffle as _shuffle
 
     n, draws = 6, 60_000
     counts = np.zeros((n, n))
@@ -202,14 +202,14 @@ def test_predict(backend):
 
 
 def test_prefetching_shuffle_draws_the_same_permutation_as_the_plain_one():
-    from fastgd._kernels import PREFETCH_MIN_ROWS, _shuffle
+    from fastgd._kernels.random import PREFETCH_MIN_ROWS, shuffle as _shuffle
 
     n = PREFETCH_MIN_ROWS + 5
     fast = np.arange(n, dtype=np.int32)
     _shuffle(fast, np.array([77], dtype=np.uint64))
     plain = np.arange(n, dtype=np.int32)
     state = np.array([77], dtype=np.uint64)
-    from fastgd._kernels import _uniform_below
+    from fastgd._kernels.random import uniform_below as _uniform_below
 
     for i in range(n - 1, 0, -1):  # Fisher-Yates as in the small-n branch, one draw per swap
         j = _uniform_below(state, i + 1)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _backends
+from fastgd._engine import backends as _backends
 
 
 def test_auto_takes_numba_when_it_imports():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from fastgd import _bench
+from fastgd._commands import bench as _bench
 
 
 def test_quick_bench_prints_every_case():

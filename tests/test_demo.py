@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from fastgd._demo import run_demo
+from fastgd._commands.demo import run_demo
 
 
 def test_demo_runs_as_a_module():

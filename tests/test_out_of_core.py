@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _preparation, _streaming
+from fastgd import _preparation
+from fastgd._engine import blocks as _streaming
 from fastgd.datasets import make_problem
 from fastgd.schedules import Constant
 

@@ -5,7 +5,7 @@ import pytest
 
 import fastgd
 from fastgd import schedules
-from fastgd._stopping import CONVERGED, DIVERGED, RUNNING, check_progress
+from fastgd._engine.stopping import CONVERGED, DIVERGED, RUNNING, check_progress
 from fastgd.datasets import make_problem
 from fastgd.schedules import ADAPTIVE, CONSTANT
 
@@ -81,7 +81,7 @@ def test_auto_reports_the_schedule_it_chose():
 
 
 def test_check_interval():
-    from fastgd._stopping import CHECK_MAX_FEATURES, CHECK_UPDATES, check_interval
+    from fastgd._engine.stopping import CHECK_MAX_FEATURES, CHECK_UPDATES, check_interval
 
     assert check_interval(ADAPTIVE, 3, 10 * CHECK_UPDATES, False) == CHECK_UPDATES
     assert check_interval(ADAPTIVE, 3, CHECK_UPDATES, False) == CHECK_UPDATES  # once an epoch

@@ -3,7 +3,8 @@
 import numpy as np
 
 import fastgd
-from fastgd import _kernels
+from fastgd._engine import groups
+from fastgd._kernels import epochs
 from fastgd.datasets import FAMILIES, make_problem
 
 from .common import EPOCHS, Benchmark, make_regression, relative_excess_mse, warm_up
@@ -32,7 +33,8 @@ class Fit(Benchmark):
 
 
 class EpochKernel(Benchmark):
-    """The Numba kernel alone: one shuffle and one epoch of updates (one target, no weights)."""
+    """The compiled epoch engine alone: one shuffle and one epoch of updates (one target, no
+    weights, no checks)."""
 
     params = ([100_000, 1_000_000], [10], [32, 256], ["float32", "float64"])
     param_names = ["n_samples", "n_features", "batch_size", "dtype"]
@@ -40,19 +42,22 @@ class EpochKernel(Benchmark):
     def setup(self, n_samples, n_features, batch_size, dtype):
         X, y = make_regression(n_samples, n_features, dtype)
         d = n_features
-        self.index = np.arange(n_samples, dtype=np.int32)
-        self.state = np.array([12345], dtype=np.uint64)
-        coef, intercept = np.zeros((1, d)), np.zeros(1)
-        work = (np.empty((1, d)), np.empty(1), np.empty((1, d)), np.empty(1))
-        self.args = (X, y.reshape(-1, 1), None, self.index, 0, -(-n_samples // batch_size),
-                     np.zeros(d), np.ones(d), np.zeros(1), np.ones(1), coef, intercept, True,
-                     np.zeros((1, d)), np.zeros(d), batch_size, 0, 1e-3, 0.0, 0.0, 0, 0, -1,
-                     coef.copy(), intercept.copy()) + work
+        model = groups.Model(np.zeros((1, d)), np.zeros(1))
+        rows = groups.Rows(X, y.reshape(-1, 1), None, groups.index_for(n_samples))
+        no_rows = groups.Rows(X[:0], y[:0].reshape(0, 1), None, groups.index_for(0))
+        self.args = (
+            rows, groups.Standardisation(np.zeros(d), np.ones(d), np.zeros(1), np.ones(1)),
+            groups.Penalty(np.zeros((1, d)), np.zeros(d)),
+            groups.Plan(True, batch_size, -(-n_samples // batch_size), False, True, 12345, -1,
+                        0, 1),
+            groups.Steps(0, 1e-3, 0.0, 0.0),
+            groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0))), model,
+            groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),
+            np.zeros(2, dtype=np.int64))
         self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile
 
     def time_epoch_kernel(self, n_samples, n_features, batch_size, dtype):
-        _kernels._shuffle(self.index, self.state)
-        _kernels._batches(*self.args)
+        epochs.run_epochs(*self.args)
 
 
 class FitOptions(Benchmark):

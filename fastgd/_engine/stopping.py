@@ -1,11 +1,16 @@
-"""The stopping rule shared by both backends: stall detection, adaptive steps, divergence.
+"""The stopping rule shared by both backends and the fit driver: stall detection, adaptive
+steps, divergence, and the best model kept across checks.
 
-Plain arithmetic on numbers, so the Numba kernels compile this very function.
+Plain arithmetic on numbers and arrays: the Numba kernels compile these very functions
+(``shared``), the NumPy backend and the driver call them as they are.
 """
 
 import math
 
-from .schedules import ADAPTIVE, ADAPTIVE_DIVISOR
+from .._kernels.jit import shared
+from ..schedules import ADAPTIVE, ADAPTIVE_DIVISOR
+from .groups import (BASE_LOSS, BEST_BEFORE, BEST_LOSS, ETA, LOWEST, N_CHECKS, PHASE_START,
+                     START_LOSS, STATUS)
 
 #: Fit statuses: still running (the epoch budget ran out), stopped by the rule, blown up, or
 #: stopped at the end of an epoch on request (Ctrl-C).
@@ -30,6 +35,7 @@ CHECK_UPDATES = 512
 CHECK_MAX_FEATURES = 16
 
 
+@shared
 def within_one_standard_error(q, q_lowest, weights):
     """Whether a check's validation loss is within one standard error of the lowest so far.
 
@@ -76,6 +82,7 @@ def check_interval(kind, n_features, n_batches, validating):
     return n_batches
 
 
+@shared
 def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
                    stop_early, window, n_batches, start_loss):
     """Apply the stopping rule at check ``epoch``, whose training loss is ``history[epoch]``.
@@ -136,6 +143,7 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
         ``RUNNING``, ``CONVERGED`` (stop now) or ``DIVERGED`` (the loss is not finite).
     """
     loss = history[epoch]
+    tol = max(tol, ROUNDING_RTOL)
     if not math.isfinite(loss) or loss > DIVERGENCE_RATIO * start_loss:
         return phase_start, best_before, eta, base_loss, DIVERGED
     first_recent = epoch + 1 - window
@@ -157,3 +165,49 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     if stop_early and spent:
         return phase_start, best_before, eta, base_loss, CONVERGED
     return epoch + 1, math.inf, eta / ADAPTIVE_DIVISOR, loss, RUNNING
+
+
+@shared
+def start_tracking(tracker, start_loss, coef, intercept):
+    """Record the loss of the starting model, which is the kept one until a check beats it."""
+    tracker.values[START_LOSS] = start_loss
+    tracker.values[LOWEST] = start_loss
+    tracker.values[BEST_LOSS] = start_loss
+    tracker.best_coef[:, :] = coef
+    tracker.best_intercept[:] = intercept
+
+
+@shared
+def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks):
+    """Record a check's loss of the model ``coef, intercept`` and apply the stopping rule.
+
+    The model is kept (``checks.keep_best``) when its loss is the lowest so far, or when
+    ``close_to_lowest`` (a validation loss within one standard error of the lowest, see
+    :func:`within_one_standard_error`): the latest such model is kept.
+
+    Returns
+    -------
+    int
+        The fit's status, also stored in ``tracker.counts[STATUS]``; the current step is
+        ``tracker.values[ETA]``.
+    """
+    counts, values = tracker.counts, tracker.values
+    n = counts[N_CHECKS]
+    tracker.losses[n] = loss
+    keep = loss <= values[LOWEST] or close_to_lowest
+    values[LOWEST] = min(values[LOWEST], loss)
+    if checks.keep_best and keep:
+        values[BEST_LOSS] = loss
+        tracker.best_coef[:, :] = coef
+        tracker.best_intercept[:] = intercept
+    phase_start, best_before, eta, base_loss, status = check_progress(
+        tracker.losses, n, counts[PHASE_START], values[BEST_BEFORE], values[ETA],
+        values[BASE_LOSS], steps.eta0, steps.kind, checks.tol, checks.stop_early, checks.window,
+        checks.every, values[START_LOSS])
+    counts[PHASE_START] = phase_start
+    values[BEST_BEFORE] = best_before
+    values[ETA] = eta
+    values[BASE_LOSS] = base_loss
+    counts[STATUS] = status
+    counts[N_CHECKS] = n + 1
+    return status

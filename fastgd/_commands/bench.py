@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import schedules
-from ._fit import fit
+from .. import schedules
+from .._fit import fit
 
 STEP = 1e-3
 
@@ -203,7 +203,7 @@ def auto_vs_lstsq(n_samples, n_features, out):
 def accuracy(out, seeds=5, max_epochs=200):
     """The README's accuracy table: relative excess training MSE over np.linalg.lstsq with
     the defaults, the worst of ``seeds`` shuffling seeds, on every problem family."""
-    from .datasets import FAMILIES, make_problem
+    from ..datasets import FAMILIES, make_problem
 
     out("\n| family | rows x cols | worst excess MSE | mean epochs run |\n|---|---|---|---|")
     for name, family in FAMILIES.items():
@@ -266,7 +266,7 @@ def dask_workers(out, n_samples=2_000_000, n_features=10, n_blocks=8, epochs=3):
     import dask.array as da
     from dask.distributed import Client, LocalCluster
 
-    from .dask import fit as dask_fit
+    from ..dask import fit as dask_fit
 
     rng = da.random.default_rng(0)  # made on the workers: nothing large leaves the client
     Xd = rng.standard_normal((n_samples, n_features), chunks=(n_samples // n_blocks, -1))

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import schedules
-from ._fit import fit
-from ._persistence import load
-from .exceptions import DivergenceError
+from .. import schedules
+from .._fit import fit
+from .._results import load
+from ..exceptions import DivergenceError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 ARRAY_SUFFIXES = (".npy", ".npz")

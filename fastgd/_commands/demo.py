@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from . import datasets, schedules
-from ._bench import best_time
-from ._fit import fit
+from .. import datasets, schedules
+from .bench import best_time
+from .._fit import fit
 
 LECTURE_SCHEDULE = schedules.InverseTime()  # 5 / (t + 500)
 LECTURE_BATCH = 16

@@ -5,8 +5,11 @@
 those flags only let LLVM reorder additions and fuse multiply-adds, which changes rounding in
 the last bits (the NumPy backend agrees to 1e-9 all the same) but keeps IEEE semantics for
 NaN, infinity and overflow, on which divergence detection relies; the flags that assume finite
-values (``nnan``, ``ninf``) are never used. Without Numba all are ``None`` and
-:data:`NUMBA_AVAILABLE` is False; the NumPy backend then serves alone.
+values (``nnan``, ``ninf``) are never used. ``shared`` marks a plain Python function that the
+kernels compile into themselves and that the NumPy backend and the fit driver call as it is
+(the stopping rule, the schedules): one piece of code for both. Without Numba the kernel
+decorators are ``None``, ``shared`` does nothing and :data:`NUMBA_AVAILABLE` is False; the
+NumPy backend then serves alone.
 """
 
 import warnings
@@ -54,3 +57,12 @@ reassociating_kernel = _njit(fastmath={"reassoc", "contract"})
 #: level (a call with a dozen array arguments costs as much as the work of a small batch).
 #: Inlined code compiles with the caller's flags, so callers are reassociating kernels too.
 inlined_reassociating_kernel = _njit(fastmath={"reassoc", "contract"}, inline="always")
+
+
+def shared(function):
+    """``function``, also callable from the kernels (``numba.extending.register_jitable``)."""
+    if not NUMBA_AVAILABLE:
+        return function
+    from numba.extending import register_jitable
+
+    return register_jitable(function)

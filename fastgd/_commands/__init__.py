@@ -1,0 +1,1 @@
+"""The command line: ``fastgd demo|fit|predict|bench``, parsed in ``fastgd.__main__``."""

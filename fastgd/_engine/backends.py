@@ -1,0 +1,109 @@
+"""Backend selection: the name a user passes -> the engine twin that fits (:class:`Backend`)."""
+
+import warnings
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from .._kernels.jit import NUMBA_AVAILABLE
+from . import reference
+
+
+class Backend(NamedTuple):
+    """What the fit driver needs of an engine twin, on the groups of ``groups``.
+
+    run_epochs : callable
+        ``(rows, standard, penalty, plan, steps, checks, model, tracker, validation, histories,
+        control) -> epochs run``.
+    objective : callable
+        ``(rows, standard, penalty, model, penalised, moments=None, q=None)`` -> each target's
+        loss (plus penalty) over the rows, by a pass (or from ``moments``); the rows' losses
+        into ``q`` when given.
+    gradient : callable
+        ``(rows, standard, model) -> sums``: the gradient sums over all the rows (sums of
+        blocks add up).
+    step : callable
+        ``(model, fit_intercept, standard, penalty, eta, sums)``: a proximal step along
+        ``sums`` in place.
+    moment_sums : callable or None
+        ``(rows, standard, shift, sums, products) -> total weight``, or None when the training
+        losses at checks are always passes.
+    """
+
+    name: str
+    run_epochs: Callable
+    objective: Callable
+    gradient: Callable
+    step: Callable
+    moment_sums: Callable | None
+
+
+NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gradient,
+                reference.proximal_step, None)
+
+
+def _numba_backend():
+    """The :class:`Backend` of the Numba kernels (compiled on first use, then cached)."""
+    from .._kernels import epochs, losses, updates
+
+    def run_epochs(*groups):
+        # Run as Python (NUMBA_DISABLE_JIT), NumPy scalars would warn where the compiled code
+        # overflows quietly to inf, which the stopping rule reads as divergence.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return epochs.run_epochs(*groups)
+
+    def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
+        work = losses.new_work(standard, *model.coef.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            losses.objective(rows, standard, penalty, model, penalised,
+                             np.empty((0, 0)) if moments is None else moments, work, q)
+        return work.out
+
+    def gradient(rows, standard, model):
+        work = losses.new_work(standard, *model.coef.shape)
+        with np.errstate(over="ignore", invalid="ignore"):
+            weight = updates.gradient_sums(rows, 0, rows.index.shape[0], standard, model, work)
+        return work.G, work.r_sum, weight
+
+    def step(model, fit_intercept, standard, penalty, eta, sums):
+        G, r_sum, weight = sums
+        work = losses.new_work(standard, *model.coef.shape)._replace(G=G, r_sum=r_sum)
+        if weight > 0:
+            with np.errstate(over="ignore", invalid="ignore"):
+                updates.proximal_step(model, fit_intercept, standard, penalty, eta, work, weight)
+
+    return Backend("numba", run_epochs, objective, gradient, step, losses.moment_sums)
+
+
+def get_backend(name):
+    """The :class:`Backend` of a validated backend name.
+
+    ``"auto"`` is ``"numba"`` when Numba imports, else ``"numpy"`` with one warning.
+
+    Parameters
+    ----------
+    name : {"auto", "numba", "numpy"}
+
+    Returns
+    -------
+    Backend
+    """
+    if name == "numpy":
+        return NUMPY
+    if not NUMBA_AVAILABLE:
+        if name == "numba":
+            raise ValueError("backend='numba' needs Numba: pip install numba, or pass "
+                             "backend='numpy'.")
+        if not _warned:
+            _warned.append(True)
+            warnings.warn("Numba is not installed: fastgd falls back to its NumPy backend, "
+                          "which is much slower. pip install numba for speed.", RuntimeWarning,
+                          stacklevel=3)
+        return NUMPY
+    if not _numba:
+        _numba.append(_numba_backend())
+    return _numba[0]
+
+
+_warned = []
+_numba = []  # the Numba backend, once imported

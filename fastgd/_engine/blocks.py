@@ -1,0 +1,112 @@
+"""Fits over blocks of rows: the engine's epoch on one block, and memory-mapped data in chunks.
+
+Every block runs the same epoch (:func:`block_epoch`): the engine over the block's rows from a
+given model, step counter and epoch number, with no checks. What differs is how blocks are
+combined (``fastgd._engine.driver.Blocks``):
+
+- out of core (:class:`Chunks`): the chunks of an epoch are visited one after another in a
+  seeded random order, the model flowing from chunk to chunk; rows are shuffled within each
+  chunk (chunk order plus within-chunk order: a shuffle that never needs more than one chunk
+  in memory);
+- Dask (``fastgd.dask``): every block starts the epoch from the same model, on its worker, and
+  the blocks' models are averaged, weighted by their rows.
+
+The driver applies the stopping rule once an epoch on the whole data (from its moments when
+the features are few), and makes the start and final passes once per fit.
+"""
+
+import numpy as np
+
+from .backends import get_backend
+from .driver import Blocks, run_blocks
+from .moments import moment_shift, wants_moments
+from .groups import (Model, Rows, UPDATES, batches, index_for, new_histories, new_tracker,
+                     plan_for_block)
+
+#: Bytes of X per chunk of a streamed fit.
+CHUNK_BYTES = 1 << 24
+
+
+def block_seed(seed, block):
+    """A seed of its own for every block of a fit."""
+    return int(np.random.SeedSequence([seed, block]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backend_name):
+    """One epoch of the engine over one block, from ``model`` (standardised), the current step
+    ``eta`` of an adaptive schedule and the step counter ``n_updates``.
+
+    Returns
+    -------
+    model : Model
+    n_updates : int
+        The step counter after the epoch.
+    """
+    n, d = X.shape
+    k = Y.shape[1]
+    model = Model(model.coef.copy(), model.intercept.copy())
+    if n == 0:
+        return model, n_updates
+    tracker = new_tracker(model, 1, eta, n_updates)
+    no_rows = Rows(np.empty((0, d), X.dtype), np.empty((0, k), Y.dtype), None, index_for(0))
+    get_backend(backend_name).run_epochs(
+        Rows(X, Y, weights, index_for(n)), setup.standard, setup.penalty,
+        plan_for_block(setup.plan, n, seed, epoch), setup.steps,
+        setup.checks._replace(every=0, moments=np.empty((0, 0))), model, tracker, no_rows,
+        new_histories(1, k), np.zeros(2, dtype=np.int64))
+    return model, int(tracker.counts[UPDATES])
+
+
+class Chunks(Blocks):
+    """The rows of memory-mapped arrays in chunks of ``CHUNK_BYTES`` of X, read in turn."""
+
+    def __init__(self, X, Y, weights, plan, backend_name):
+        n, d = X.shape
+        rows = max(plan.batch_size, CHUNK_BYTES // (X.itemsize * d))
+        self.X, self.Y, self.weights, self.rows = X, Y, weights, rows
+        self.starts = list(range(0, n, rows))
+        self.backend_name = backend_name
+        self.n_batches = sum(batches(min(rows, n - s), plan.batch_size, plan.drop_last)[1]
+                             for s in self.starts)
+
+    def chunk(self, start):
+        """The rows of the chunk from ``start``, as arrays over the mapped file (no copy)."""
+        part = slice(start, start + self.rows)
+        return (np.asarray(self.X[part]), np.asarray(self.Y[part]),
+                None if self.weights is None else np.asarray(self.weights[part]))
+
+    def map(self, function, *args):
+        return [function(*self.chunk(start), *args) for start in self.starts]
+
+    def epoch(self, setup, model, eta, epoch, n_updates):
+        seed = setup.plan.seed
+        order = (np.random.default_rng([seed, 2, epoch]).permutation(len(self.starts))
+                 if setup.plan.shuffle else range(len(self.starts)))
+        for c in order:
+            model, n_updates = block_epoch(*self.chunk(self.starts[c]), setup, model, eta, epoch,
+                                           n_updates, block_seed(seed, int(c)),
+                                           self.backend_name)
+        return model, n_updates
+
+
+def blocks_setup(problem, blocks, batch_size, n_rows, shift):
+    """The :class:`Setup` of a fit over ``blocks`` from ``problem``, built on a sample of rows:
+    the user's ``batch_size``, and the data's moments for the checks when they pay."""
+    setup = problem.setup._replace(plan=problem.setup.plan._replace(batch_size=batch_size))
+    backend = get_backend(blocks.backend_name)
+    if wants_moments(backend, n_rows, problem.rows.X.shape[1], setup.plan.epochs):
+        checks = setup.checks._replace(moments=blocks.moments(setup.standard, shift))
+        setup = setup._replace(checks=checks)
+    return setup
+
+
+def fit_chunks(problem, X, Y, weights, backend_name, control, histories):
+    """Fit memory-mapped ``X, Y, weights`` chunk by chunk, with ``problem`` (built on the first
+    rows with the fit's scaling) giving the setup; ``control`` and ``histories`` as in
+    ``driver.run_problem``. Returns the driver's ``Outcome``."""
+    plan = problem.setup.plan
+    blocks = Chunks(X, Y, weights, plan, backend_name)
+    setup = blocks_setup(problem, blocks, plan.batch_size, X.shape[0],
+                         moment_shift(problem.rows, problem.setup.standard))
+    start = Model(problem.start.coef.copy(), problem.start.intercept.copy())
+    return run_blocks(blocks, setup, start, control, histories)

@@ -1,0 +1,241 @@
+"""The fit driver: what happens once per fit, around the epoch engine.
+
+A fit is: the loss of the start model; epochs of the engine, with the stopping rule applied at
+checks and the best checked model kept; then, once, the return of the kept model, its exact
+objective and, with an L1 penalty, a closing proximal step on the full gradient. Only the
+driver knows whether the rows are one block or many:
+
+- one block in memory (:func:`run_problem`): one engine call runs every epoch and applies
+  the rule at its checks (``fastgd.fit`` on arrays, each ``partial_fit`` call);
+- many blocks (:func:`run_blocks`): each epoch runs the engine over every block with no
+  checks (:class:`Blocks` says how: memory-mapped chunks one after another, Dask blocks side
+  by side and averaged), then the driver checks the whole data with the same
+  ``stopping.record_check``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..schedules import step_size
+from .backends import get_backend
+from .groups import BEST_LOSS, ETA, N_CHECKS, STATUS, UPDATES, Model, Rows, index_for, new_tracker
+from .moments import finish_moments, moment_shift, wants_moments
+from .stopping import DIVERGED, INTERRUPTED, RUNNING, record_check, start_tracking
+
+class Outcome(NamedTuple):
+    """A finished fit, in the backends' space (what ``fastgd._results.make_result`` takes).
+
+    ``loss_history`` and ``validation_history`` have one row per epoch run (the latter is None
+    without validation rows); the last rows are exact losses of the returned model.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    loss_history: np.ndarray
+    validation_history: np.ndarray | None
+    n_epochs: int
+    n_updates: int
+    status: int
+
+
+def penalty_of(coef, penalty):
+    """The standardised penalty of each target."""
+    return (penalty.l1 * np.abs(coef)).sum(axis=1) + 0.5 * coef**2 @ penalty.l2
+
+
+class Blocks:
+    """The rows of a fit as blocks: the passes the driver makes over all of them.
+
+    A subclass says how a function reaches every block (:meth:`map`) and how an epoch runs
+    over them (:meth:`epoch`). Functions mapped take a block's ``(X, Y, weights)`` first.
+    """
+
+    backend_name = "numpy"
+    #: Updates an epoch over all blocks (what the stopping rule counts between checks).
+    n_batches = 1
+
+    def map(self, function, *args):
+        """``[function(X, Y, weights, *args) for each block]``."""
+        raise NotImplementedError
+
+    def epoch(self, setup, model, eta, epoch, n_updates):
+        """One epoch of the engine over every block from ``model``; return the next model and
+        the step counter after the epoch."""
+        raise NotImplementedError
+
+    def objective(self, setup, model):
+        """Each target's training objective (loss plus penalty) over all blocks: a pass."""
+        parts = self.map(block_losses, setup.standard, setup.penalty, model, self.backend_name)
+        total = sum(weight for _, weight in parts)
+        return sum(sums for sums, _ in parts) / total + penalty_of(model.coef, setup.penalty)
+
+    def closing_step(self, setup, model, eta):
+        """A proximal step with step ``eta`` on the full gradient over all blocks, in place."""
+        parts = self.map(block_gradient, setup.standard, model, self.backend_name)
+        sums = tuple(sum(part[i] for part in parts) for i in range(3))
+        get_backend(self.backend_name).step(model, setup.plan.fit_intercept, setup.standard,
+                                            setup.penalty, eta, sums)
+
+    def moments(self, standard, shift):
+        """The centred moments of all blocks (``moments.finish_moments``)."""
+        parts = self.map(block_moment_sums, standard, shift, self.backend_name)
+        return finish_moments(shift, *(sum(part[i] for part in parts) for i in range(3)))
+
+
+class InMemory(Blocks):
+    """One block held in memory."""
+
+    def __init__(self, rows, backend_name):
+        self.rows, self.backend_name = rows, backend_name
+
+    def map(self, function, *args):
+        return [function(self.rows.X, self.rows.Y, self.rows.weights, *args)]
+
+
+def block_losses(X, Y, weights, standard, penalty, model, backend_name):
+    """The weighted sums of half squared residuals of each target over a block, and the block's
+    total weight."""
+    total = float(len(X) if weights is None else weights.sum())
+    if total == 0.0:  # no rows, or weights all 0: nothing to add
+        return np.zeros(model.coef.shape[0]), 0.0
+    losses = get_backend(backend_name).objective(Rows(X, Y, weights, index_for(0)), standard,
+                                                 penalty, model, False)
+    return losses * total, total
+
+
+def block_gradient(X, Y, weights, standard, model, backend_name):
+    """The gradient sums over a block (see ``Backend.gradient``)."""
+    return get_backend(backend_name).gradient(Rows(X, Y, weights, index_for(len(X))), standard,
+                                              model)
+
+
+def block_moment_sums(X, Y, weights, standard, shift, backend_name):
+    """A block's sums for the centred moments: ``(sums, products, total weight)``."""
+    m = len(shift)
+    sums, products = np.zeros(m), np.zeros((m, m))
+    weight = get_backend(backend_name).moment_sums(Rows(X, Y, weights, index_for(0)), standard,
+                                                   shift, sums, products)
+    return sums, products, weight
+
+
+def run_problem(problem, backend, control, histories):
+    """Fit one in-memory block (a :class:`fastgd._preparation.Problem`).
+
+    Parameters
+    ----------
+    problem : Problem
+    backend : Backend
+    control : ndarray of shape (2,), int64
+        Stop request in, epochs completed out (see ``fastgd._kernels.epochs.run_epochs``).
+    histories : Histories
+        Receives the standardised epoch losses as the fit goes.
+
+    Returns
+    -------
+    Outcome
+    """
+    setup, rows, validation = problem.setup, problem.rows, problem.validation
+    plan, checks = setup.plan, setup.checks
+    max_checks = plan.epochs * -(-plan.n_batches // checks.every)
+    if wants_moments(backend, rows.X.shape[0], rows.X.shape[1], max_checks):
+        blocks = InMemory(rows, backend.name)
+        checks = checks._replace(moments=blocks.moments(setup.standard,
+                                                        moment_shift(rows, setup.standard)))
+        setup = setup._replace(checks=checks)
+    model = Model(problem.start.coef.copy(), problem.start.intercept.copy())
+    tracker = new_tracker(model, max_checks, setup.steps.eta0, problem.first_update,
+                          validation.X.shape[0])
+    if validation.X.shape[0]:
+        start = backend.objective(validation, setup.standard, setup.penalty, model, False,
+                                  q=tracker.q_lowest)
+    else:
+        start = backend.objective(rows, setup.standard, setup.penalty, model, True)
+    start_tracking(tracker, float(start.sum()), model.coef, model.intercept)
+    n_epochs = backend.run_epochs(rows, *setup, model, tracker, validation, histories, control)
+    exact = checks.moments.shape[0] == 0 and not validation.X.shape[0]
+    return finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
+                  exact, validation)
+
+
+def run_blocks(blocks, setup, model, control, histories):
+    """Fit the rows of ``blocks`` from ``model``, checking the whole data once an epoch.
+
+    ``setup.checks`` gives the rule (its ``every`` is replaced by the updates an epoch) and,
+    when not empty, the moments the checks' losses come from; ``control`` is as in
+    :func:`run_problem`. Returns an :class:`Outcome`.
+    """
+    checks = setup.checks._replace(every=max(blocks.n_batches, 1))
+    setup = setup._replace(checks=checks)
+    tracker = new_tracker(model, setup.plan.epochs, setup.steps.eta0)
+    start_tracking(tracker, float(blocks.objective(setup, model).sum()), model.coef,
+                   model.intercept)
+    moments = checks.moments if checks.moments.shape[0] else None
+    n_epochs = 0
+    for run_epoch in range(setup.plan.epochs):
+        epoch = setup.plan.first_epoch + run_epoch
+        model, tracker.counts[UPDATES] = blocks.epoch(setup, model, float(tracker.values[ETA]),
+                                                      epoch, int(tracker.counts[UPDATES]))
+        if moments is None:
+            losses = blocks.objective(setup, model)
+        else:
+            losses = _moment_objective(setup, model, moments)
+        histories.loss[run_epoch] = losses
+        status = record_check(tracker, float(losses.sum()), False, model.coef, model.intercept,
+                              setup.steps, checks)
+        n_epochs = control[1] = run_epoch + 1
+        if status == RUNNING and control[0] != 0:
+            status = tracker.counts[STATUS] = INTERRUPTED
+        if status != RUNNING:
+            break
+    return finish(blocks, setup, model, tracker, histories, n_epochs, moments is None, None)
+
+
+def _moment_objective(setup, model, moments):
+    """Each target's objective from the data's moments (O(k d^2); the Numba backend's)."""
+    from .._kernels.losses import moment_losses
+
+    out = np.empty(model.coef.shape[0])
+    moment_losses(model, moments, out)
+    return out + penalty_of(model.coef, setup.penalty)
+
+
+def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation):
+    """End a fit: the kept model, its exact objective, the closing L1 step, once.
+
+    ``exact``: the last check's losses are an exact pass over the training rows (no moments,
+    no validation rows), so they need no second pass when the last model is returned.
+
+    Returns
+    -------
+    Outcome
+    """
+    status = int(tracker.counts[STATUS])
+    n_updates = int(tracker.counts[UPDATES])
+    loss, val = histories.loss[:n_epochs], histories.validation[:n_epochs]
+    validating = validation is not None and validation.X.shape[0] > 0
+    if status == DIVERGED:
+        return Outcome(model.coef, model.intercept, loss, val if validating else None, n_epochs,
+                       n_updates, status)
+    last = n_epochs - 1
+    if setup.checks.keep_best and tracker.values[BEST_LOSS] < tracker.losses[
+            tracker.counts[N_CHECKS] - 1]:
+        model.coef[:], model.intercept[:] = tracker.best_coef, tracker.best_intercept
+        exact = False
+    if not exact:
+        loss[last] = blocks.objective(setup, model)
+    if not validating and np.any(setup.penalty.l1 > 0.0):
+        before = model.coef.copy(), model.intercept.copy()
+        steps = setup.steps
+        blocks.closing_step(setup, model, step_size(steps.kind, steps.eta0, steps.p1, steps.p2,
+                                                    0, 0))
+        polished = blocks.objective(setup, model)
+        if polished.sum() > loss[last].sum():
+            model.coef[:], model.intercept[:] = before
+        else:
+            loss[last] = polished
+    if validating:
+        val[last] = get_backend(blocks.backend_name).objective(
+            validation, setup.standard, setup.penalty, model, False)
+    return Outcome(model.coef, model.intercept, loss, val if validating else None, n_epochs,
+                   n_updates, status)

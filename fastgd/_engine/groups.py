@@ -1,0 +1,207 @@
+"""The named groups the epoch engine takes: each part of a fit travels as one value.
+
+Both twins of the engine (``fastgd._kernels.epochs`` compiled, ``fastgd._engine.reference``
+in NumPy) take the same groups, and the fit driver (``fastgd._engine.driver``) builds them.
+They are ``typing.NamedTuple`` classes, which Numba compiles as structs: fields are read by
+name at no cost, and the kernels' on-disk cache keeps working. A field that is None (no sample
+weights) is a type of its own, so the compiled code for it has no trace of that field.
+
+Arrays in a group are shared, not copied: the engine updates ``Model``, ``Tracker`` and
+``Histories`` in place and never writes to ``Rows`` except its ``index``.
+
+The sparse-input format will be a second row group beside :class:`Rows` (CSR arrays); every
+other group stays as it is.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Rows(NamedTuple):
+    """One block of rows.
+
+    X : ndarray of shape (n, d), float32 or float64, C-contiguous
+    Y : ndarray of shape (n, k), X's dtype, C-contiguous
+    weights : ndarray of shape (n,), float64, or None for unit weights
+    index : ndarray of shape (n,), int32 or int64
+        Work array: the rows' order in the current epoch.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray | None
+    index: np.ndarray
+
+
+class Standardisation(NamedTuple):
+    """``x' = (x - x_offset) / x_scale`` and ``y' = (y - y_offset) / y_scale``, applied on the
+    fly (offsets 0 and scales 1: none). Arrays of shapes (d,), (d,), (k,), (k,), float64."""
+
+    x_offset: np.ndarray
+    x_scale: np.ndarray
+    y_offset: np.ndarray
+    y_scale: np.ndarray
+
+
+class Penalty(NamedTuple):
+    """Strengths of the standardised coefficients: ``l1`` of shape (k, d), ``l2`` of (d,)."""
+
+    l1: np.ndarray
+    l2: np.ndarray
+
+
+class Steps(NamedTuple):
+    """A learning-rate schedule lowered to numbers (``fastgd.schedules``)."""
+
+    kind: int
+    eta0: float
+    p1: float
+    p2: float
+
+
+class Plan(NamedTuple):
+    """How the engine walks its block: which epochs, in what order, in which batches.
+
+    fit_intercept, drop_last, shuffle : bool
+    batch_size, n_batches : int
+        Rows per batch and batches per epoch (:func:`batches`).
+    seed : int
+        Each epoch's order is ``arange(n)`` shuffled from epoch ``epoch``'s stream of ``seed``.
+    average_start : int
+        Updates after which the iterates are averaged (Polyak-Ruppert); negative: never.
+    first_epoch, epochs : int
+        Number of the first epoch to run, and how many.
+    """
+
+    fit_intercept: bool
+    batch_size: int
+    n_batches: int
+    drop_last: bool
+    shuffle: bool
+    seed: int
+    average_start: int
+    first_epoch: int
+    epochs: int
+
+
+class Checks(NamedTuple):
+    """The stopping rule (``fastgd._engine.stopping.check_progress``) and when it is applied.
+
+    every : int
+        Updates between two checks (at least one at each epoch's end); 0: no checks (an epoch
+        over one block of many, whose driver checks the whole data).
+    tol : float
+    stop_early : bool
+    window : int
+        ``n_iter_no_change``.
+    keep_best : bool
+        Whether the best checked model is kept (see ``fastgd._engine.driver``).
+    moments : ndarray of shape (d + k + 1, d + k + 1), or (0, 0)
+        Centred moments of the standardised block (``fastgd._kernels.losses.moment_sums``), for
+        training losses at checks in O(k d^2); empty: a pass over the rows.
+    """
+
+    every: int
+    tol: float
+    stop_early: bool
+    window: int
+    keep_best: bool
+    moments: np.ndarray
+
+
+class Model(NamedTuple):
+    """Standardised coefficients (k, d) and intercepts (k,), float64, updated in place."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+
+
+class Histories(NamedTuple):
+    """Each epoch's training objective and validation loss per target, arrays of shape
+    (epochs, k) (standardised units; NaN until written)."""
+
+    loss: np.ndarray
+    validation: np.ndarray
+
+
+class Setup(NamedTuple):
+    """What every block of a fit shares: the groups the engine takes besides the rows and the
+    fit's state."""
+
+    standard: Standardisation
+    penalty: Penalty
+    plan: Plan
+    steps: Steps
+    checks: Checks
+
+
+class Tracker(NamedTuple):
+    """The stopping rule's state across checks and the best model kept, updated in place.
+
+    losses : ndarray of shape (most checks,), float64
+        The loss at each check.
+    counts : ndarray of int64, indexed by ``N_CHECKS``, ``PHASE_START``, ``UPDATES``,
+        ``STATUS``, ``EPOCHS``
+        Checks made, first check of the step's phase, the step counter ``t``, the fit's status
+        and epochs completed.
+    values : ndarray of float64, indexed by ``ETA``, ``BEST_BEFORE``, ``BASE_LOSS``,
+        ``LOWEST``, ``BEST_LOSS``, ``START_LOSS``
+        Current step, the rule's running minima, the lowest check, the kept model's loss and
+        the loss at the start.
+    best_coef, best_intercept : ndarray
+        The kept model.
+    q, q_lowest : ndarray of shape (m,)
+        Per-row losses on the validation rows, at the latest check and at the lowest one.
+    """
+
+    losses: np.ndarray
+    counts: np.ndarray
+    values: np.ndarray
+    best_coef: np.ndarray
+    best_intercept: np.ndarray
+    q: np.ndarray
+    q_lowest: np.ndarray
+
+
+N_CHECKS, PHASE_START, UPDATES, STATUS, EPOCHS = range(5)
+ETA, BEST_BEFORE, BASE_LOSS, LOWEST, BEST_LOSS, START_LOSS = range(6)
+
+
+def new_tracker(model, max_checks, eta, n_updates=0, n_validation=0):
+    """A :class:`Tracker` before the start loss is known (see ``stopping.start_tracking``)."""
+    counts = np.zeros(5, dtype=np.int64)
+    counts[UPDATES] = n_updates
+    values = np.full(6, np.inf)
+    values[ETA] = eta
+    return Tracker(np.full(max(max_checks, 1), np.nan), counts, values, model.coef.copy(),
+                   model.intercept.copy(), np.zeros(n_validation), np.zeros(n_validation))
+
+
+def new_histories(epochs, k):
+    """:class:`Histories` for ``epochs`` epochs of ``k`` targets, NaN until written."""
+    return Histories(np.full((epochs, k), np.nan), np.full((epochs, k), np.nan))
+
+
+def index_for(n):
+    """The order array of ``n`` rows: int32 when n allows (half the memory traffic)."""
+    return np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+
+
+def batches(n, batch_size, drop_last):
+    """Rows per batch and batches per epoch over ``n`` rows: a ``batch_size`` above n runs as n,
+    and the last, shorter batch is skipped with ``drop_last``.
+
+    Returns
+    -------
+    batch_size, n_batches : int
+    """
+    batch_size = min(batch_size, n)
+    return batch_size, n // batch_size if drop_last else -(-n // batch_size)
+
+
+def plan_for_block(plan, n, seed, epoch):
+    """``plan`` for one epoch ``epoch`` over a block of ``n`` rows shuffled from ``seed``."""
+    batch_size, n_batches = batches(n, plan.batch_size, plan.drop_last)
+    return plan._replace(batch_size=batch_size, n_batches=n_batches, seed=seed,
+                         first_epoch=epoch, epochs=1)

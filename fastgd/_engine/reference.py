@@ -1,0 +1,138 @@
+"""The NumPy twin of the compiled epoch engine: the readable reference of what it computes.
+
+Same groups in and out as ``fastgd._kernels.epochs.run_epochs`` (see ``groups``), one
+vectorised gradient per batch on the standardised rows. It shuffles with NumPy's PCG64 seeded
+by ``(seed, epoch)`` (the kernels use their own generator), so the two agree exactly only with
+``shuffle=False``. The stopping rule is the very code the kernels compile (``stopping``).
+"""
+
+import numpy as np
+
+from ..schedules import step_size
+from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
+from .stopping import INTERRUPTED, RUNNING, record_check, within_one_standard_error
+
+
+def standardised(rows, standard):
+    """The block's standardised rows ``Z``, targets ``T`` and weights ``s`` (ones if None)."""
+    s = np.ones(rows.X.shape[0]) if rows.weights is None else rows.weights
+    Z = (rows.X - standard.x_offset) / standard.x_scale
+    return Z, (rows.Y.astype(np.float64) - standard.y_offset) / standard.y_scale, s
+
+
+def _row_losses(Z, T, model):
+    """``(1/2) r^2`` of each row (first axis) and target."""
+    return 0.5 * (Z @ model.coef.T + model.intercept - T) ** 2
+
+
+def _losses(data, penalty, model, penalised):
+    """Loss (plus penalty) of each target over standardised ``data``: ``(1/2) sum(s r^2) /
+    sum(s)``."""
+    Z, T, s = data
+    out = s @ _row_losses(Z, T, model) / s.sum()
+    if penalised:
+        out += (penalty.l1 * np.abs(model.coef)).sum(axis=1) + 0.5 * model.coef**2 @ penalty.l2
+    return out
+
+
+def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
+    """Each target's loss (plus penalty if ``penalised``) over ``rows``, and the rows' losses
+    into ``q`` when given (``moments`` is unused: the reference always makes a pass)."""
+    data = standardised(rows, standard)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if q is not None:
+            q[:] = _row_losses(data[0], data[1], model).sum(axis=1)
+        return _losses(data, penalty, model, penalised)
+
+
+def _gradient(data, rows, model):
+    """``(G, r_sum, weight)``: the gradient sums of the standardised rows ``rows``."""
+    Z, T, s = data
+    residual = (Z[rows] @ model.coef.T + model.intercept - T[rows]) * s[rows, None]
+    return residual.T @ Z[rows], residual.sum(axis=0), s[rows].sum()
+
+
+def gradient(rows, standard, model):
+    """The gradient sums ``(sum(s r z), sum(s r), sum(s))`` over all of ``rows``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _gradient(standardised(rows, standard), slice(None), model)
+
+
+def proximal_step(model, fit_intercept, standard, penalty, eta, sums):
+    """One step on the weighted mean gradient of ``sums`` (standardised, from
+    :func:`gradient`), then the penalty's proximal map (see ``fastgd._kernels.updates``)."""
+    G, r_sum, weight = sums
+    if weight > 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = model.coef - eta * G / weight
+            model.coef[:] = (np.sign(w) * np.maximum(np.abs(w) - eta * penalty.l1, 0.0)
+                             / (1.0 + eta * penalty.l2))
+            if fit_intercept:
+                model.intercept[:] -= eta * r_sum / weight
+
+
+def _check(data, val_data, validation, penalty, steps, checks, current, tracker):
+    """Evaluate ``current`` at a check and apply the stopping rule; return the status."""
+    if validation.X.shape[0] > 0:
+        out = _losses(val_data, penalty, current, False)
+        tracker.q[:] = _row_losses(val_data[0], val_data[1], current).sum(axis=1)
+        close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
+        if out.sum() <= tracker.values[LOWEST]:
+            tracker.q_lowest[:] = tracker.q
+    else:
+        out, close = _losses(data, penalty, current, True), False
+    return out, record_check(tracker, out.sum(), close, current.coef, current.intercept, steps,
+                             checks)
+
+
+def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, validation,
+               histories, control):
+    """Run epochs over ``rows`` as ``fastgd._kernels.epochs.run_epochs`` does; return the
+    epochs run."""
+    n = rows.X.shape[0]
+    data, val_data = standardised(rows, standard), standardised(validation, standard)
+    order = np.arange(n)
+    average = Model(model.coef.copy(), model.intercept.copy())
+    current, every = model, checks.every if checks.every > 0 else plan.n_batches
+    average_start = plan.average_start
+    interval_averages = validation.X.shape[0] > 0 and average_start < 0
+    t, status, n_epochs = tracker.counts[UPDATES], RUNNING, 0
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is divergence, as in kernels
+        for run_epoch in range(plan.epochs):
+            epoch = plan.first_epoch + run_epoch
+            if plan.shuffle:  # each epoch from its own stream, as in the kernels
+                order = np.random.default_rng([plan.seed, 0, epoch]).permutation(n)
+            for batch in range(plan.n_batches):
+                rows_b = order[batch * plan.batch_size:(batch + 1) * plan.batch_size]
+                eta_t = step_size(steps.kind, tracker.values[ETA], steps.p1, steps.p2, t, epoch)
+                proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
+                              _gradient(data, rows_b, model))
+                t += 1
+                if interval_averages and batch % every == 0:
+                    average_start = t - 1  # each check evaluates its interval's average
+                if 0 <= average_start < t:
+                    share = 1.0 / (t - average_start)
+                    average.coef[:] += (model.coef - average.coef) * share
+                    average.intercept[:] += (model.intercept - average.intercept) * share
+                    current = average
+                if checks.every > 0 and ((batch + 1) % every == 0 or batch + 1 == plan.n_batches):
+                    out, status = _check(data, val_data, validation, penalty, steps, checks,
+                                         current, tracker)
+                    if status != RUNNING:
+                        break
+            n_epochs = run_epoch + 1
+            if checks.every > 0:
+                if validation.X.shape[0] > 0:
+                    histories.validation[run_epoch] = out
+                    out = _losses(data, penalty, current, True)
+                histories.loss[run_epoch] = out
+            tracker.counts[EPOCHS] += 1
+            control[1] = tracker.counts[EPOCHS]
+            if status == RUNNING and control[0] != 0:
+                status = tracker.counts[STATUS] = INTERRUPTED
+            if status != RUNNING:
+                break
+    tracker.counts[UPDATES] = t
+    if 0 <= average_start < t:
+        model.coef[:], model.intercept[:] = average.coef, average.intercept
+    return n_epochs

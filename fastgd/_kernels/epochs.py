@@ -1,0 +1,139 @@
+"""The compiled epoch engine: epochs of mini-batch updates over one block of rows, with checks.
+
+:func:`run_epochs` shuffles, walks the batches, updates, averages and (unless the block is one
+of many) applies the stopping rule at its checks; nothing else. The start loss, the final
+objective and the closing L1 step are the fit driver's (``fastgd._engine.driver``), once per
+fit. ``fastgd._engine.reference`` is the NumPy twin of this module.
+"""
+
+import numpy as np
+
+from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
+from .._engine.stopping import INTERRUPTED, RUNNING, record_check, within_one_standard_error
+from ..schedules import step_size
+from .jit import kernel, reassociating_kernel
+from .losses import new_work, objective
+from .random import shuffle_epoch
+from .updates import average_in, batch_update
+
+_step_size = kernel(step_size)
+
+
+@reassociating_kernel
+def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+    """Run batches ``first`` to ``last - 1`` of epoch ``epoch`` (``span``) from step counter
+    ``t``; return ``t`` after them.
+
+    From update ``average_start`` on (``span``; never if negative) each iterate is folded into
+    ``average``.
+    """
+    first, last, epoch, average_start = span
+    n = rows.X.shape[0]
+    for b in range(first, last):
+        start = b * plan.batch_size
+        stop = min(start + plan.batch_size, n)
+        step = _step_size(steps.kind, eta, steps.p1, steps.p2, t, epoch)
+        batch_update(rows, start, stop, standard, penalty, plan.fit_intercept, model, step, work)
+        t += 1
+        if 0 <= average_start < t:
+            average_in(model, average, t - average_start)
+    return t
+
+
+@kernel
+def _check(rows, standard, penalty, steps, checks, current, tracker, validation, work):
+    """Evaluate the model ``current`` at a check and apply the stopping rule; return the status.
+
+    The check's loss is the validation loss when there are validation rows, else the training
+    objective (from ``checks.moments`` when given).
+    """
+    if validation.X.shape[0] > 0:
+        loss = objective(validation, standard, penalty, current, False, np.empty((0, 0)), work,
+                         tracker.q)
+        close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
+        if loss <= tracker.values[LOWEST]:
+            tracker.q_lowest[:] = tracker.q
+    else:
+        loss = objective(rows, standard, penalty, current, True, checks.moments, work, None)
+        close = False
+    return record_check(tracker, loss, close, current.coef, current.intercept, steps, checks)
+
+
+@kernel
+def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, validation,
+               histories, control):
+    """Run ``plan.epochs`` epochs from ``plan.first_epoch`` over ``rows``, updating ``model``,
+    ``tracker`` and ``histories`` in place (see ``fastgd._engine.groups``).
+
+    The step counter starts at ``tracker.counts[UPDATES]`` and the step of an adaptive schedule
+    at ``tracker.values[ETA]``; both are left where the run ends. With checks
+    (``checks.every > 0``) the rule runs every ``checks.every`` updates and at each epoch's
+    end, a check evaluating the model that would be returned (the average once averaging
+    runs), and each epoch's losses go into ``histories``; the run ends early when the rule
+    says so or, at an epoch's end, when ``control[0]`` is set (status ``INTERRUPTED``).
+    ``control[1]`` receives the epochs completed. With validation rows and no averaging asked
+    for, each check evaluates the average of the iterates since the check before: single
+    iterates at a large step are noisy, and the lowest validation loss among them would often
+    be a lucky one. At the end ``model`` holds the model to return (the average, when averaging).
+
+    Returns
+    -------
+    int
+        Epochs run (the last one may have stopped at a check before its end).
+    """
+    k, d = model.coef.shape
+    work = new_work(standard, k, d)
+    state = np.empty(1, dtype=np.uint64)
+    average = Model(model.coef.copy(), model.intercept.copy())
+    current = model
+    checking = checks.every > 0
+    every = checks.every if checking else plan.n_batches
+    average_start = plan.average_start
+    interval_averages = validation.X.shape[0] > 0 and average_start < 0
+    t = tracker.counts[UPDATES]
+    status = RUNNING
+    n_epochs = 0
+    for run_epoch in range(plan.epochs):
+        epoch = plan.first_epoch + run_epoch
+        if plan.shuffle:
+            shuffle_epoch(rows.index, plan.seed, epoch, state)
+        first = 0
+        while first < plan.n_batches and status == RUNNING:
+            last = min(first + every, plan.n_batches)
+            if interval_averages:
+                average_start = t
+            t = _batches(rows, standard, penalty, plan, steps, tracker.values[ETA],
+                         (first, last, epoch, average_start), t, model, average, work)
+            first = last
+            if 0 <= average_start < t:
+                current = average
+            if checking:
+                status = _check(rows, standard, penalty, steps, checks, current, tracker,
+                                validation, work)
+        n_epochs = run_epoch + 1
+        if checking:
+            _record_epoch(rows, standard, penalty, checks, current, validation, histories,
+                          run_epoch, work)
+        tracker.counts[EPOCHS] += 1
+        control[1] = tracker.counts[EPOCHS]
+        if status == RUNNING and control[0] != 0:
+            status = INTERRUPTED
+            tracker.counts[STATUS] = status
+        if status != RUNNING:
+            break
+    tracker.counts[UPDATES] = t
+    if 0 <= average_start < t:
+        model.coef[:, :] = average.coef
+        model.intercept[:] = average.intercept
+    return n_epochs
+
+
+@kernel
+def _record_epoch(rows, standard, penalty, checks, current, validation, histories, run_epoch,
+                  work):
+    """Write the epoch's losses into ``histories``: those of its last check, and with validation
+    rows the training objective too."""
+    if validation.X.shape[0] > 0:
+        histories.validation[run_epoch, :] = work.out
+        objective(rows, standard, penalty, current, True, checks.moments, work, None)
+    histories.loss[run_epoch, :] = work.out

@@ -1,0 +1,272 @@
+"""The results layer: :class:`FitResult`, made from a finished fit (:func:`make_result`),
+saved as JSON (:func:`to_json`) and loaded back (:func:`load`).
+
+The file holds the coefficients, intercepts, loss histories, counters, the schedule that ran
+and the settings, with the float dtype; floats are written with Python's shortest exact
+representation, so a loaded model predicts bit for bit what the saved one did.
+"""
+
+import dataclasses
+import json
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import schedules
+from ._engine.stopping import CONVERGED, DIVERGED, INTERRUPTED
+from ._validation import check_X
+from .exceptions import DivergenceError
+from .schedules import Schedule
+
+FORMAT = "fastgd.FitResult"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class FitResult:
+    """A fitted linear model and the record of how it was fitted.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features,) or (n_targets, n_features)
+        Coefficients, in X's float dtype; one row per target for a 2-D y.
+    intercept : float or ndarray of shape (n_targets,)
+        Intercept (0.0 when ``fit_intercept=False``) of X's float dtype; one per target for a
+        2-D y.
+    loss_history : ndarray of shape (n_epochs,) or (n_epochs, n_targets)
+        The objective at the end of each epoch, in y's units squared: the training loss
+        ``(1/2) * sum(s * (x . w + b - y)^2) / sum(s)`` plus the penalty, of the weights that
+        would be returned then (the average, when averaging). The last entry is that of the
+        returned weights.
+    validation_loss_history : ndarray like loss_history, or None
+        With ``early_stopping``, the loss (without penalty) on the held-out rows at the end of
+        each epoch, the last entry that of the returned weights; else None.
+    n_epochs : int
+        Epochs run.
+    n_updates : int
+        Updates made (the final step counter ``t``).
+    converged : bool
+        Whether the stopping rule ended the fit before the epoch budget.
+    interrupted : bool
+        Whether Ctrl-C ended the fit (at the end of its last epoch).
+    backend : str
+        ``"numba"`` or ``"numpy"``.
+    learning_rate : Schedule
+        The schedule that ran (for ``"auto"``, the one chosen from the data; it then acts on
+        standardised features and target).
+    batch_size : int
+        Rows per batch as run (a ``batch_size`` above n runs as n).
+    settings : dict
+        The arguments of the ``fastgd.fit`` call, ``random_state`` as the seed drawn from it;
+        ``sample_weight`` and ``warm_start`` say whether weights and start values were given.
+    metadata : dict
+        Free-form, saved with the model (the command line keeps the column names here).
+    """
+
+    coef: np.ndarray
+    intercept: np.floating
+    loss_history: np.ndarray
+    validation_loss_history: np.ndarray | None
+    n_epochs: int
+    n_updates: int
+    converged: bool
+    interrupted: bool
+    backend: str
+    learning_rate: Schedule
+    batch_size: int
+    settings: dict = field(default_factory=dict, repr=False)
+    metadata: dict = field(default_factory=dict, repr=False)
+
+    def to_json(self, path=None):
+        """This model as JSON text, written to ``path`` when given; ``fastgd.load`` reads it.
+
+        Returns
+        -------
+        str
+        """
+        return to_json(self, path)
+
+    def plot_loss(self, ax=None):
+        """Draw the loss per epoch (and the validation loss, when recorded) with matplotlib.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from ._commands.plotting import plot_loss
+
+        return plot_loss(self, ax)
+
+    def predict(self, X):
+        """Predict targets for the rows of X.
+
+        Parameters
+        ----------
+        X : array_like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+            In the dtype of the fitted coefficients.
+        """
+        X = check_X(X, n_features=self.coef.shape[-1])
+        return (X @ self.coef.T + self.intercept).astype(self.coef.dtype, copy=False)
+
+
+def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
+    """The :class:`FitResult` of a run of ``problem`` (``outcome``: the driver's ``Outcome``),
+    in the user's units and shapes; raises DivergenceError for a diverged run.
+
+    Returns
+    -------
+    result : FitResult
+    standardised : tuple
+        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
+    """
+    coef, intercept, losses, val_losses, n_epochs, n_updates, status = outcome
+    if status == INTERRUPTED:
+        warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
+                      f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,
+                      stacklevel=4)
+    if status == DIVERGED:
+        raise DivergenceError(
+            f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
+            f"with learning rate {problem.schedule}. Use a smaller step (a tenth of eta0, or of t0 "
+            "for InverseTime), "
+            "or learning_rate='auto', which scales the data and picks a stable step."
+        )
+    standardised = coef.copy(), intercept.copy()
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        coef, intercept, losses, val_losses = problem.to_original_units(
+            coef, intercept, losses, val_losses)
+    largest = np.finfo(dtype).max
+    if not (np.abs(coef).max() <= largest and np.abs(intercept).max() <= largest):
+        raise ValueError(
+            f"The fitted coefficients exceed the range of {dtype} (up to {largest:.1e}): "
+            "some columns of X are tiny next to y. Multiply them by a power of ten (and the "
+            "coefficients by the same afterwards), or pass float32 data as float64."
+        )
+    coef, intercept = coef.astype(dtype), intercept.astype(dtype)
+    if y_ndim == 1:
+        coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
+        val_losses = None if val_losses is None else val_losses[:, 0]
+    settings = dict(settings, random_state=problem.setup.plan.seed, backend=backend_name)
+    result = FitResult(
+        coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
+        n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
+        interrupted=status == INTERRUPTED, backend=backend_name,
+        learning_rate=problem.schedule, batch_size=problem.setup.plan.batch_size, settings=settings,
+    )
+    return result, standardised
+
+
+def to_json(result, path=None):
+    """The JSON text of ``result``; also written to ``path`` when given.
+
+    Parameters
+    ----------
+    result : FitResult
+    path : str or os.PathLike, optional
+
+    Returns
+    -------
+    str
+    """
+    record = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "dtype": result.coef.dtype.name,
+        "coef": result.coef.tolist(), "intercept": np.asarray(result.intercept).tolist(),
+        "loss_history": result.loss_history.tolist(),
+        "validation_loss_history": (None if result.validation_loss_history is None
+                                    else result.validation_loss_history.tolist()),
+        "n_epochs": result.n_epochs, "n_updates": result.n_updates,
+        "converged": result.converged, "interrupted": result.interrupted,
+        "backend": result.backend, "learning_rate": _schedule_record(result.learning_rate),
+        "batch_size": result.batch_size,
+        "settings": {key: _schedule_record(value) if key == "learning_rate" else
+                     _plain(value) for key, value in result.settings.items()},
+        "metadata": _plain(result.metadata),
+    }
+    text = json.dumps(record, indent=1)
+    if path is not None:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+    return text
+
+
+def load(path):
+    """Load a model saved by ``FitResult.to_json``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ValueError
+        When the file is not a fastgd model (with what is wrong).
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            record = json.load(file)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not a fastgd model file: not JSON ({exc}).") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a fastgd model file (no \"format\": \"{FORMAT}\"); "
+                         "save models with FitResult.to_json or `fastgd fit --out`.")
+    if record.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path} has model format version {record.get('format_version')}; "
+                         f"this fastgd reads version {FORMAT_VERSION}.")
+    try:
+        dtype = np.dtype(record["dtype"]).type
+        histories = [None if record[key] is None else np.array(record[key], dtype=np.float64)
+                     for key in ("loss_history", "validation_loss_history")]
+        settings = dict(record["settings"])
+        settings["learning_rate"] = _schedule(settings["learning_rate"])
+        intercept = np.asarray(record["intercept"], dtype=dtype)
+        return FitResult(
+            coef=np.array(record["coef"], dtype=dtype),
+            intercept=intercept if intercept.ndim else dtype(intercept),
+            loss_history=histories[0], validation_loss_history=histories[1],
+            n_epochs=int(record["n_epochs"]), n_updates=int(record["n_updates"]),
+            converged=bool(record["converged"]), interrupted=bool(record["interrupted"]),
+            backend=str(record["backend"]), learning_rate=_schedule(record["learning_rate"]),
+            batch_size=int(record["batch_size"]), settings=settings,
+            metadata=dict(record.get("metadata", {})))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is a damaged fastgd model file ({exc!r}).") from None
+
+
+def _schedule_record(schedule):
+    if isinstance(schedule, schedules.Schedule):
+        return {"schedule": type(schedule).__name__, **dataclasses.asdict(schedule)}
+    return schedule
+
+
+def _schedule(record):
+    if isinstance(record, dict):
+        record = dict(record)
+        return getattr(schedules, record.pop("schedule"))(**record)
+    return record
+
+
+def _plain(value):
+    """``value`` with NumPy scalars and arrays turned into JSON types."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
