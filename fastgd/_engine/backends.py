@@ -1,11 +1,12 @@
 """Backend selection: the name a user passes -> the engine twin that fits (:class:`Backend`)."""
 
+import contextlib
 import warnings
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from .._kernels.jit import NUMBA_AVAILABLE
+from .._kernels.jit import KERNELS_IN_PYTHON, NUMBA_AVAILABLE
 from . import reference
 
 
@@ -38,8 +39,18 @@ class Backend(NamedTuple):
     moment_sums: Callable | None
 
 
+_NO_MOMENTS = np.empty((0, 0))
+
 NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gradient,
                 reference.proximal_step, None)
+
+
+def _quiet():
+    """Run as Python (``NUMBA_DISABLE_JIT``), the kernels' NumPy scalars would warn where the
+    compiled code overflows quietly to inf, which the stopping rule reads as divergence."""
+    if KERNELS_IN_PYTHON:
+        return np.errstate(over="ignore", invalid="ignore")
+    return contextlib.nullcontext()
 
 
 def _numba_backend():
@@ -47,30 +58,26 @@ def _numba_backend():
     from .._kernels import epochs, losses, updates
 
     def run_epochs(*groups):
-        # Run as Python (NUMBA_DISABLE_JIT), NumPy scalars would warn where the compiled code
-        # overflows quietly to inf, which the stopping rule reads as divergence.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with _quiet():
             return epochs.run_epochs(*groups)
 
     def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
-        work = losses.new_work(standard, *model.coef.shape)
-        with np.errstate(over="ignore", invalid="ignore"):
-            losses.objective(rows, standard, penalty, model, penalised,
-                             np.empty((0, 0)) if moments is None else moments, work, q)
-        return work.out
+        with _quiet():
+            return losses.objectives(rows, standard, penalty, model, penalised,
+                                     _NO_MOMENTS if moments is None else moments, q)
 
     def gradient(rows, standard, model):
         work = losses.new_work(standard, *model.coef.shape)
-        with np.errstate(over="ignore", invalid="ignore"):
-            weight = updates.gradient_sums(rows, 0, rows.index.shape[0], standard, model, work)
+        with _quiet():
+            weight = updates.full_gradient(rows, standard, model, work)
         return work.G, work.r_sum, weight
 
     def step(model, fit_intercept, standard, penalty, eta, sums):
         G, r_sum, weight = sums
         work = losses.new_work(standard, *model.coef.shape)._replace(G=G, r_sum=r_sum)
         if weight > 0:
-            with np.errstate(over="ignore", invalid="ignore"):
-                updates.proximal_step(model, fit_intercept, standard, penalty, eta, work, weight)
+            with _quiet():
+                updates.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
 
     return Backend("numba", run_epochs, objective, gradient, step, losses.moment_sums)
 

@@ -11,36 +11,49 @@ import numpy as np
 from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
 from .._engine.stopping import INTERRUPTED, RUNNING, record_check, within_one_standard_error
 from ..schedules import step_size
-from .jit import kernel, reassociating_kernel
-from .losses import new_work, objective
+from .jit import inlined_kernel, inlined_reassociating_kernel, kernel, reassociating_kernel
+from .losses import effective_weights_of, new_work, objective
 from .random import shuffle_epoch
-from .updates import average_in, batch_update
+from .updates import average_in, gradient_sums, proximal_step
 
 _step_size = kernel(step_size)
 
 
-@reassociating_kernel
+@inlined_reassociating_kernel
 def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
     """Run batches ``first`` to ``last - 1`` of epoch ``epoch`` (``span``) from step counter
     ``t``; return ``t`` after them.
 
     From update ``average_start`` on (``span``; never if negative) each iterate is folded into
-    ``average``.
+    ``average``. The groups are unpacked here, once per call: the per-batch functions take
+    arrays (see ``updates.gradient_sums``).
     """
     first, last, epoch, average_start = span
-    n = rows.X.shape[0]
+    X, Y, weights, index = rows
+    x_offset, x_scale, y_offset, _ = standard
+    l1, l2 = penalty
+    coef, intercept = model
+    avg_coef, avg_intercept = average
+    V, c, G, r_sum, _, inv_y_scale = work
+    kind, _, p1, p2 = steps
+    batch_size, fit_intercept = plan.batch_size, plan.fit_intercept
+    n = X.shape[0]
     for b in range(first, last):
-        start = b * plan.batch_size
-        stop = min(start + plan.batch_size, n)
-        step = _step_size(steps.kind, eta, steps.p1, steps.p2, t, epoch)
-        batch_update(rows, start, stop, standard, penalty, plan.fit_intercept, model, step, work)
+        start = b * batch_size
+        stop = min(start + batch_size, n)
+        step = _step_size(kind, eta, p1, p2, t, epoch)
+        effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale, V, c)
+        weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum)
+        if weight > 0.0:  # a batch whose weights are all zero makes no step
+            proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
+                          r_sum, weight)
         t += 1
         if 0 <= average_start < t:
-            average_in(model, average, t - average_start)
+            average_in(coef, intercept, avg_coef, avg_intercept, t - average_start)
     return t
 
 
-@kernel
+@inlined_kernel
 def _check(rows, standard, penalty, steps, checks, current, tracker, validation, work):
     """Evaluate the model ``current`` at a check and apply the stopping rule; return the status.
 
@@ -59,7 +72,7 @@ def _check(rows, standard, penalty, steps, checks, current, tracker, validation,
     return record_check(tracker, loss, close, current.coef, current.intercept, steps, checks)
 
 
-@kernel
+@reassociating_kernel
 def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, validation,
                histories, control):
     """Run ``plan.epochs`` epochs from ``plan.first_epoch`` over ``rows``, updating ``model``,
@@ -128,7 +141,7 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
     return n_epochs
 
 
-@kernel
+@inlined_kernel
 def _record_epoch(rows, standard, penalty, checks, current, validation, histories, run_epoch,
                   work):
     """Write the epoch's losses into ``histories``: those of its last check, and with validation

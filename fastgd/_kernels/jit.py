@@ -20,6 +20,8 @@ except ImportError:  # pragma: no cover - exercised only on installs without num
     numba = None
 
 NUMBA_AVAILABLE = numba is not None
+#: Whether the kernels run as plain Python (``NUMBA_DISABLE_JIT=1``).
+KERNELS_IN_PYTHON = NUMBA_AVAILABLE and bool(numba.config.DISABLE_JIT)
 _warned_no_cache = []
 
 
@@ -52,6 +54,9 @@ def _njit(**options):
 
 
 kernel = _njit()
+#: For the parts of the epoch loop called once per check or epoch: inlined into it, so that
+#: the groups they take are not passed (and reference-counted) call by call.
+inlined_kernel = _njit(inline="always")
 reassociating_kernel = _njit(fastmath={"reassoc", "contract"})
 #: For the per-batch update, called once per batch: inlined into its caller at Numba-IR
 #: level (a call with a dozen array arguments costs as much as the work of a small batch).

@@ -37,20 +37,26 @@ def new_work(standard, k, d):
 
 
 @kernel
-def effective_weights(model, standard, work):
-    """Write into ``work.V`` the weights on raw rows and into ``work.c`` the constant terms.
+def effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale, V, c):
+    """Write into ``V`` the weights on raw rows and into ``c`` the matching constant terms.
 
     For target ``t`` the standardised residual ``x' . coef[t] + intercept[t] - y'_t`` of a raw
     row ``(x, y)`` equals ``x . V[t] + c[t] - y_t * inv_y_scale[t]``.
     """
-    coef, V, c = model.coef, work.V, work.c
     k, d = coef.shape
     for t in range(k):
-        ct = model.intercept[t] + standard.y_offset[t] * work.inv_y_scale[t]
+        ct = intercept[t] + y_offset[t] * inv_y_scale[t]
         for j in range(d):
-            V[t, j] = coef[t, j] / standard.x_scale[j]
-            ct -= standard.x_offset[j] * V[t, j]
+            V[t, j] = coef[t, j] / x_scale[j]
+            ct -= x_offset[j] * V[t, j]
         c[t] = ct
+
+
+@kernel
+def effective_weights(model, standard, work):
+    """:func:`effective_weights_of` the model into ``work.V`` and ``work.c``."""
+    effective_weights_of(model.coef, model.intercept, standard.x_offset, standard.x_scale,
+                         standard.y_offset, work.inv_y_scale, work.V, work.c)
 
 
 @inlined_reassociating_kernel
@@ -162,3 +168,13 @@ def moment_sums(rows, standard, shift, sums, products):
                     total += weighted_block[j, r] * block[q, r]
                 products[j, q] += total
     return total_weight
+
+
+@kernel
+def objectives(rows, standard, penalty, model, penalised, moments, q):
+    """Each target's loss (plus penalty if ``penalised``) as an array: :func:`objective` with
+    work arrays of its own (one call from Python, where each group passed costs time)."""
+    k, d = model.coef.shape
+    work = new_work(standard, k, d)
+    objective(rows, standard, penalty, model, penalised, moments, work, q)
+    return work.out

@@ -7,7 +7,7 @@ are in flight at once.
 """
 
 from .intrinsics import prefetch, row_weight
-from .jit import inlined_reassociating_kernel
+from .jit import inlined_reassociating_kernel, kernel
 from .losses import effective_weights
 from .random import PREFETCH_MIN_ROWS
 
@@ -16,10 +16,9 @@ PREFETCH_DISTANCE = 8
 
 
 @inlined_reassociating_kernel
-def accumulate_pair(X, Y, i1, i2, s1, s2, t, work):
-    """Add the weighted residuals of rows ``i1`` and ``i2`` for target ``t`` into
-    ``work.r_sum[t]``, and their products with the rows into ``work.G[t]``."""
-    V, c, inv_y_scale, G = work.V, work.c, work.inv_y_scale, work.G
+def accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum):
+    """Add the weighted residuals of rows ``i1`` and ``i2`` for target ``t`` into ``r_sum[t]``,
+    and their products with the rows into ``G[t]`` (two dot products in flight at once)."""
     r1 = c[t] - Y[i1, t] * inv_y_scale[t]
     r2 = c[t] - Y[i2, t] * inv_y_scale[t]
     for j in range(X.shape[1]):
@@ -27,27 +26,27 @@ def accumulate_pair(X, Y, i1, i2, s1, s2, t, work):
         r2 += X[i2, j] * V[t, j]
     r1 *= s1
     r2 *= s2
-    work.r_sum[t] += r1 + r2
+    r_sum[t] += r1 + r2
     for j in range(X.shape[1]):
         G[t, j] += r1 * X[i1, j] + r2 * X[i2, j]
 
 
 @inlined_reassociating_kernel
-def gradient_sums(rows, start, stop, standard, model, work):
-    """Write into ``work.G[t]`` and ``work.r_sum[t]`` the sums ``sum(s r x)`` and ``sum(s r)`` of
-    target ``t`` over the raw rows ``rows.index[start:stop]``; return ``sum(s)``.
+def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum):
+    """Write into ``G[t]`` and ``r_sum[t]`` the sums ``sum(s r x)`` and ``sum(s r)`` of target
+    ``t`` over the raw rows ``index[start:stop]``, for the model whose weights on raw rows are
+    ``V, c`` (``losses.effective_weights``); return ``sum(s)``.
 
     Rows go in pairs (an odd last row pairs with itself at weight 0); a single target gets its
     own loop, where the target index is a constant (measured 25% faster than the loop over
-    targets).
+    targets). The hot loops take arrays, not groups: reading an array out of a group costs a
+    reference count, which per batch is measurable.
     """
-    X, Y, weights, index = rows
     k = Y.shape[1]
     n_index = index.shape[0]
     prefetching = n_index >= PREFETCH_MIN_ROWS
-    effective_weights(model, standard, work)
-    work.G[:, :] = 0.0
-    work.r_sum[:] = 0.0
+    G[:, :] = 0.0
+    r_sum[:] = 0.0
     weight = 0.0
     for p in range(start, stop, 2):
         ahead = p + PREFETCH_DISTANCE
@@ -65,26 +64,25 @@ def gradient_sums(rows, start, stop, standard, model, work):
             i2 = i1
             s2 = 0.0
         if k == 1:
-            accumulate_pair(X, Y, i1, i2, s1, s2, 0, work)
+            accumulate_pair(X, Y, i1, i2, s1, s2, 0, V, c, inv_y_scale, G, r_sum)
         else:
             for t in range(k):
-                accumulate_pair(X, Y, i1, i2, s1, s2, t, work)
+                accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum)
         weight += s1 + s2
     return weight
 
 
 @inlined_reassociating_kernel
-def proximal_step(model, fit_intercept, standard, penalty, eta, work, weight):
-    """Step along the gradient of ``work``'s sums, then apply the penalty's proximal map.
+def proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, eta, G, r_sum,
+                  weight):
+    """Step along the gradient of the sums ``G, r_sum`` (of :func:`gradient_sums`), then apply
+    the penalty's proximal map.
 
     ``weight`` is ``sum(s)`` of the sums' rows; the standardised gradient
     ``sum(s r x') / sum(s)`` is ``(G - x_offset * r_sum) / x_scale / weight``. The elastic-net
     proximal map soft-thresholds by ``eta * l1`` (so weights the optimum sets to zero become
     exactly 0.0) and shrinks by ``1 / (1 + eta * l2)``, stable for any step.
     """
-    coef, intercept, G, r_sum = model.coef, model.intercept, work.G, work.r_sum
-    x_offset, x_scale = standard.x_offset, standard.x_scale
-    l1, l2 = penalty.l1, penalty.l2
     k, d = coef.shape
     step = eta / weight
     for t in range(k):
@@ -103,22 +101,26 @@ def proximal_step(model, fit_intercept, standard, penalty, eta, work, weight):
 
 
 @inlined_reassociating_kernel
-def batch_update(rows, start, stop, standard, penalty, fit_intercept, model, eta, work):
-    """One proximal gradient step on the rows ``rows.index[start:stop]``; a batch whose weights
-    are all zero makes no step. The gradient in the standardised space is the weighted mean over
-    the batch of ``r * x'``; ``x'`` is never formed (see :func:`proximal_step`)."""
-    weight = gradient_sums(rows, start, stop, standard, model, work)
-    if weight > 0.0:
-        proximal_step(model, fit_intercept, standard, penalty, eta, work, weight)
-
-
-@inlined_reassociating_kernel
-def average_in(model, average, count):
-    """Fold the iterate ``model`` into ``average``, the running mean of the last ``count``."""
-    coef, avg_coef = model.coef, average.coef
+def average_in(coef, intercept, avg_coef, avg_intercept, count):
+    """Fold the iterate into the running average of the last ``count`` iterates."""
     k, d = coef.shape
     share = 1.0 / count
     for t in range(k):
         for j in range(d):
             avg_coef[t, j] += (coef[t, j] - avg_coef[t, j]) * share
-        average.intercept[t] += (model.intercept[t] - average.intercept[t]) * share
+        avg_intercept[t] += (intercept[t] - avg_intercept[t]) * share
+
+
+@kernel
+def full_gradient(rows, standard, model, work):
+    """The gradient sums over all of ``rows`` into ``work.G, work.r_sum``; return ``sum(s)``."""
+    effective_weights(model, standard, work)
+    return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
+                         work.V, work.c, work.inv_y_scale, work.G, work.r_sum)
+
+
+@kernel
+def step_along(model, fit_intercept, standard, penalty, eta, work, weight):
+    """:func:`proximal_step` along the sums in ``work`` (of :func:`full_gradient`)."""
+    proximal_step(model.coef, model.intercept, fit_intercept, standard.x_offset,
+                  standard.x_scale, penalty.l1, penalty.l2, eta, work.G, work.r_sum, weight)
