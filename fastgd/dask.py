@@ -168,6 +168,9 @@ def _check_dask_data(X, y, sample_weight):
     dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     X = X.astype(dtype).rechunk({1: -1})
     y = da.asarray(y)
+    if any(np.isnan(c) for c in y.chunks[0]):
+        raise ValueError("y has blocks of unknown size (from a filter or a dataframe's "
+                         "values): call y.compute_chunk_sizes() first, then fit.")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must hold real numbers, got dtype {y.dtype}: convert it with "
                         "y.astype(float) (complex or text targets cannot be fitted).")

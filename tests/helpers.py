@@ -31,7 +31,7 @@ def excess_mse(X, y, result, fit_intercept=True):
 def reference_mbgd(X, y, batch_size, epochs, schedule, fit_intercept=True, drop_last=False):
     """Mini-batch gradient descent on raw data, in order (no shuffle), one row at a time.
 
-    Written from DESIGN.md with nothing shared with fastgd but the schedule formula: the
+    Written from docs/design.md with nothing shared with fastgd but the schedule formula: the
     gradient of a batch is the mean over its rows, the last short batch is used unless
     ``drop_last``, ``t`` counts updates from 0 across epochs.
     """

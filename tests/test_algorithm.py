@@ -27,7 +27,7 @@ def small_problem(n=23, d=3, seed=0, dtype=np.float64):
 @pytest.mark.parametrize("schedule", SCHEDULES, ids=lambda s: type(s).__name__)
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_matches_reference_loop(schedule, drop_last, backend):
-    """Batch means, the remainder batch, t carried across epochs: as DESIGN.md states."""
+    """Batch means, the remainder batch, t carried across epochs: as docs/design.md states."""
     X, y = small_problem()
     coef, intercept, t = reference_mbgd(X, y, 5, 6, schedule, drop_last=drop_last)
     res = fastgd.fit(X, y, batch_size=5, epochs=6, learning_rate=schedule, shuffle=False,
@@ -215,3 +215,15 @@ def test_prefetching_shuffle_draws_the_same_permutation_as_the_plain_one():
         j = _uniform_below(state, i + 1)
         plain[i], plain[j] = plain[j], plain[i]
     np.testing.assert_array_equal(fast, plain)
+
+
+def test_backends_agree_on_the_histories_of_a_default_fit():
+    """The adaptive step of "auto" drops at the same epochs on both backends."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1234, 7)) * rng.uniform(0.1, 10, 7)
+    y = X @ rng.standard_normal(7) + rng.standard_normal(1234)
+    kwargs = dict(batch_size=50, epochs=15, shuffle=False, tol=None)
+    a = fastgd.fit(X, y, backend="numba", **kwargs)
+    b = fastgd.fit(X, y, backend="numpy", **kwargs)
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-9)
+    np.testing.assert_allclose(a.loss_history, b.loss_history, rtol=1e-9)

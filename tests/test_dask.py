@@ -96,3 +96,51 @@ def test_a_killed_worker_is_recovered_or_reported(client):
 def test_bad_input(X, y, error, match):
     with dask.config.set(scheduler="threads"), pytest.raises(error, match=match):
         fastgd.dask.fit(X, y)
+
+
+@pytest.mark.parametrize("penalty", [dict(penalty="l1", alpha=0.05),
+                                     dict(penalty="elasticnet", alpha=0.05, l1_ratio=0.5)])
+def test_l1_on_the_cluster_reaches_the_in_memory_objective(client, penalty):
+    X, _, _, _ = make_problem("tall", random_state=0)
+    y = X @ np.array([1.0, 0, 0, 2.0, 0, -1.0, 0, 0.5])
+    y += np.random.default_rng(0).standard_normal(len(X))
+    in_memory = fastgd.fit(X, y, random_state=0, **penalty)
+    res = fastgd.dask.fit(blocks_of(X), y, random_state=0, **penalty)
+    assert res.loss_history[-1] == pytest.approx(in_memory.loss_history[-1], rel=1e-4)
+    np.testing.assert_array_equal(np.flatnonzero(res.coef == 0.0), [1, 2, 4, 6])
+    np.testing.assert_array_equal(res.coef == 0.0, in_memory.coef == 0.0)
+
+
+def test_empty_blocks_and_blocks_of_zero_weight_are_harmless():
+    X, y, _, _ = make_problem("several", random_state=0)
+    rows = ((400, 0, 600, 0), (5,))
+    with dask.config.set(scheduler="threads"):
+        res = fastgd.dask.fit(da.from_array(X, chunks=rows), da.from_array(y, chunks=rows[:1]),
+                              random_state=0)
+        assert res.settings["n_blocks"] == 4 and excess_mse(X, y, res) <= 1e-3
+        for dead in (slice(0, 250), slice(750, None)):
+            weights = np.ones(len(y))
+            weights[dead] = 0.0
+            res = fastgd.dask.fit(da.from_array(X, chunks=(250, 5)), y, random_state=0,
+                                  sample_weight=da.from_array(weights, chunks=250))
+            kept = weights > 0
+            assert np.all(np.isfinite(res.coef))
+            assert excess_mse(X[kept], y[kept], res) <= 1e-3
+
+
+def unknown_rows(A):
+    """A Dask array whose row blocks have unknown sizes (as after a boolean filter)."""
+    A = da.from_array(A, chunks=(2,) + A.shape[1:])
+    return A[A.sum(axis=tuple(range(1, A.ndim))) > -np.inf] if A.ndim > 1 else A[A > -np.inf]
+
+
+@pytest.mark.parametrize("X, y, error, match", [
+    (unknown_rows(np.ones((4, 2))), np.ones(4), ValueError, r"X.compute_chunk_sizes\(\)"),
+    (da.ones((4, 2), chunks=2), unknown_rows(np.ones(4)), ValueError,
+     r"y.compute_chunk_sizes\(\)"),
+    (da.ones((4, 2)), np.ones(4) * 1j, TypeError, "y must hold real numbers"),
+    (da.ones((4, 2)), np.array(["a", "b", "c", "d"]), TypeError, "y must hold real numbers"),
+])
+def test_data_fastgd_fit_refuses_is_refused(X, y, error, match):
+    with dask.config.set(scheduler="threads"), pytest.raises(error, match=match):
+        fastgd.dask.fit(X, y)

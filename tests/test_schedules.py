@@ -1,4 +1,4 @@
-"""The learning-rate formulas of DESIGN.md and their names."""
+"""The learning-rate formulas of docs/design.md and their names."""
 
 import pytest
 
