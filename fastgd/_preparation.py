@@ -10,16 +10,13 @@ from typing import NamedTuple
 import numpy as np
 
 from . import schedules
+from ._curvature import stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
                              batches, index_for, new_histories)
 from ._engine.stopping import check_interval
 
-#: Rows used to estimate the curvature of the standardised problem.
-CURVATURE_ROWS = 2048
-#: Up to this many features the largest eigenvalue comes from an exact eigensolver.
-EXACT_EIGEN_FEATURES = 64
-#: Power-iteration steps for the largest eigenvalue of the standardised Gram matrix.
-POWER_ITERATIONS = 30
+#: Rows of a memory-mapped X kept in the streamed fit's problem (the blocks are streamed).
+HEAD_ROWS = 2048
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
 CHUNK_BYTES = 1 << 22
 #: Largest column mean or spread accepted (float64 tops out near 1.8e308).
@@ -147,49 +144,6 @@ def finish_offsets_scales(offset, scale):
     return offset, scale
 
 
-def largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
-    """The step ``B / (beta + (B - 1) * lambda_max)`` of the standardised problem.
-
-    For least squares this is the mini-batch step of fastest contraction (Ma, Bassily & Belkin,
-    2018, "The power of interpolation"), with ``beta`` the mean squared row norm (they use the
-    largest; the mean keeps one outlying row from shrinking every step) and ``lambda_max`` the
-    largest eigenvalue of the (weighted) Gram matrix divided by the total weight, both of the
-    standardised rows (the intercept adds a column of ones). With sample weights ``beta`` is the
-    larger of the plain and the weighted mean. ``lambda_max`` is computed on up to
-    ``CURVATURE_ROWS`` evenly spaced rows: exactly for up to ``EXACT_EIGEN_FEATURES`` features,
-    by power iteration above. The penalties need no room: their proximal maps are stable.
-
-    Returns
-    -------
-    float
-    """
-    n, d = X.shape
-    rows = slice(None) if n <= CURVATURE_ROWS else np.linspace(0, n - 1, CURVATURE_ROWS).astype(
-        np.intp)
-    Z = (X[rows] - x_offset) / x_scale
-    norms = np.square(Z).sum(axis=1)
-    beta = float(norms.mean()) + fit_intercept
-    if weights is not None and weights[rows].sum() > 0:
-        s = weights[rows] / weights[rows].sum()
-        beta = max(beta, float(s @ norms) + fit_intercept)
-        Z = Z * np.sqrt(s * Z.shape[0])[:, None]
-    m = Z.shape[0]
-    if d <= EXACT_EIGEN_FEATURES:
-        lam = float(np.linalg.eigvalsh(Z.T @ Z / m)[-1])
-    else:
-        v = np.random.default_rng(0).standard_normal(d)
-        lam = 0.0
-        for _ in range(POWER_ITERATIONS):
-            u = Z.T @ (Z @ v) / m
-            lam = float(np.sqrt(u @ u))
-            if lam == 0.0:
-                break
-            v = u / lam
-    lam = max(lam, 1.0 if fit_intercept else 0.0)
-    denominator = beta + (batch_size - 1) * lam
-    return batch_size / denominator if denominator > 0 else 1.0
-
-
 def raw_scaling(d, k, schedule):
     """The :class:`Scaling` of a schedule on raw data: no standardisation."""
     return Scaling(np.zeros(d), np.ones(d), np.zeros(k), np.ones(k), schedule, False)
@@ -199,7 +153,7 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
     """The :class:`Scaling` of ``learning_rate="auto"``.
 
     The columns of X and Y are standardised (weighted by ``weights``), and the schedule is
-    ``Adaptive`` from :func:`largest_stable_step`. X may be memory-mapped: every pass over it
+    ``Adaptive`` from ``fastgd._curvature.stable_step``. X may be memory-mapped: every pass over it
     goes chunk by chunk.
 
     Parameters
@@ -217,7 +171,7 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
     else:
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
-    step = largest_stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size)
+    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, len(X)))
     return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
 
 
@@ -356,7 +310,7 @@ def streamed_problem(X, Y, weights, seed, options):
     learning_rate = options["learning_rate"]
     scaling = (auto_scaling(X, Y, weights, options["fit_intercept"], options["batch_size"])
                if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
-    head = slice(0, max(options["batch_size"], CURVATURE_ROWS))
+    head = slice(0, max(options["batch_size"], HEAD_ROWS))
     return prepare(np.asarray(X[head]), np.asarray(Y[head]),
                    None if weights is None else np.asarray(weights[head]),
                    coef_init=np.zeros((k, d)), intercept_init=None, average_start=-1, seed=seed,

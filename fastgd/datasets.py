@@ -8,7 +8,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["lecture_problem", "make_problem", "FAMILIES"]
+__all__ = ["lecture_problem", "make_problem", "FAMILIES", "make_messy_problem", "MESSY_FAMILIES"]
 
 
 def lecture_problem(n_features=1, random_state=None, n_samples=100):
@@ -111,4 +111,86 @@ def make_problem(family, random_state=0):
         maker = FAMILIES[family].make
     except KeyError:
         raise ValueError(f"Unknown family {family!r}: use one of {', '.join(FAMILIES)}.") from None
+    return maker(np.random.default_rng(random_state))
+
+
+def _rare_indicators(rng, n=3000):
+    """Gaussian columns beside 0/1 columns that are 1 in 1% and 0.3% of the rows."""
+    X = np.column_stack([rng.standard_normal((n, 3)), rng.random(n) < 0.01,
+                         rng.random(n) < 0.003]).astype(float)
+    y = X @ np.array([1.0, 2.0, 3.0, 4.0, -5.0]) + 1.0 + rng.standard_normal(n)
+    return X, y, None
+
+
+def _one_hot(rng, n=5000, levels=60):
+    """Two numeric columns and one-hot blocks of two categories, one with Zipf-like level
+    frequencies (a few levels seen a handful of times)."""
+    frequencies = 1.0 / np.arange(1, levels + 1) ** 1.2
+    first = rng.choice(levels, size=n, p=frequencies / frequencies.sum())
+    second = rng.integers(0, 5, size=n)
+    X = np.column_stack([rng.standard_normal((n, 2)) * [1.0, 30.0],
+                         np.eye(levels)[first], np.eye(5)[second]])
+    w = np.concatenate([[1.0, 0.1], rng.normal(0, 2, levels), rng.normal(0, 1, 5)])
+    return X, X @ w + 3.0 + rng.standard_normal(n), None
+
+
+def _weight_mask(rng, n=4000, d=40):
+    """Weights of 0 and 1 that keep a quarter of the rows (zeros drop rows)."""
+    X, y, _, _ = _gaussian(rng, n, d)
+    return X, y, (rng.random(n) < 0.25).astype(float)
+
+
+def _heavy_weights(rng, n=4000, d=10):
+    """Log-normal sample weights spanning several orders of magnitude."""
+    X, y, _, _ = _gaussian(rng, n, d)
+    return X, y, rng.lognormal(0.0, 2.0, n)
+
+
+def _heavy_rows(rng, n=5000, d=10):
+    """Student-t (2.5 degrees of freedom) features: a few rows far out in every column."""
+    X = rng.standard_t(2.5, size=(n, d))
+    y = X @ rng.uniform(-2, 2, d) + 1.0 + rng.standard_normal(n)
+    return X, y, None
+
+
+def _outlying_rows(rng, n=5000, d=8):
+    """Gaussian rows, 20 of them 100 times as far out (high-leverage rows on the same model)."""
+    X, y, w, b = _gaussian(rng, n, d)
+    far = rng.choice(n, 20, replace=False)
+    X[far] *= 100.0
+    return X, X @ w + b + 0.5 * rng.standard_normal(n), None
+
+
+#: Problems shaped like the data users have, by name: ``make(rng) -> (X, y, sample_weight)``.
+MESSY_FAMILIES = {
+    "rare_indicators": _rare_indicators,
+    "one_hot": _one_hot,
+    "weight_mask": _weight_mask,
+    "heavy_weights": _heavy_weights,
+    "heavy_rows": _heavy_rows,
+    "outlying_rows": _outlying_rows,
+}
+
+
+def make_messy_problem(family, random_state=0):
+    """Make one problem of a named messy family (:data:`MESSY_FAMILIES`).
+
+    Parameters
+    ----------
+    family : str
+        ``"rare_indicators"``, ``"one_hot"``, ``"weight_mask"``, ``"heavy_weights"``,
+        ``"heavy_rows"`` or ``"outlying_rows"``.
+    random_state : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    sample_weight : ndarray of shape (n,) or None
+    """
+    try:
+        maker = MESSY_FAMILIES[family]
+    except KeyError:
+        raise ValueError(f"Unknown family {family!r}: use one of "
+                         f"{', '.join(MESSY_FAMILIES)}.") from None
     return maker(np.random.default_rng(random_state))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _preparation
+from fastgd import _curvature, _preparation
 
 from helpers import REDUCED
 
@@ -18,7 +18,8 @@ ROWS, EPOCHS = (40_000, 1) if REDUCED else (400_000, 3)
 @pytest.fixture(autouse=True)
 def chunks_in_proportion(monkeypatch):
     if REDUCED:
-        monkeypatch.setattr(_preparation, "CHUNK_BYTES", _preparation.CHUNK_BYTES // 10)
+        for module in (_preparation, _curvature):
+            monkeypatch.setattr(module, "CHUNK_BYTES", module.CHUNK_BYTES // 10)
 
 
 def peak_bytes_of_fit(X, y):

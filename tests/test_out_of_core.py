@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import fastgd
-from fastgd import _preparation
+from fastgd import _curvature, _preparation
 from fastgd._engine import blocks as _streaming
+from fastgd._engine import driver as _driver
 from fastgd.datasets import make_problem
 from fastgd.schedules import Constant
 
@@ -65,7 +66,8 @@ def test_peak_memory_is_a_small_fraction_of_x(tmp_path, monkeypatch):
     """X of 16 MB (8 MB without the JIT) streamed in 256 kB chunks: Python-tracked memory
     peaks under 1/5 of it."""
     monkeypatch.setattr(_streaming, "CHUNK_BYTES", 1 << 18)
-    monkeypatch.setattr(_preparation, "CHUNK_BYTES", 1 << 18)  # the passes for "auto" alike
+    for module in (_preparation, _curvature):  # the passes for "auto" alike
+        monkeypatch.setattr(module, "CHUNK_BYTES", 1 << 18)
     rng = np.random.default_rng(0)
     n, d = 100_000 if REDUCED else 200_000, 10
     epochs = 1 if REDUCED else 3  # the Python-run kernels are slow under tracemalloc
@@ -100,3 +102,72 @@ def test_options_that_need_x_in_memory_are_refused(tmp_path, kwargs, match):
     X, y, _, _ = make_problem("tall", random_state=0)
     with pytest.raises(ValueError, match=match):
         fastgd.fit(on_disk(tmp_path, X), y, **kwargs)
+
+
+def sparse_truth_problem(seed=0):
+    """``tall`` rows with a target that depends on half of the features."""
+    X, _, _, _ = make_problem("tall", random_state=seed)
+    rng = np.random.default_rng(seed)
+    y = X @ np.array([1.0, 0, 0, 2.0, 0, -1.0, 0, 0.5]) + rng.standard_normal(len(X))
+    return X, y
+
+
+@pytest.mark.parametrize("penalty", [dict(penalty="l1", alpha=0.05),
+                                     dict(penalty="elasticnet", alpha=0.05, l1_ratio=0.5)])
+def test_l1_on_memory_maps_reaches_the_in_memory_objective(tmp_path, small_chunks, backend,
+                                                           penalty):
+    X, y = sparse_truth_problem()
+    in_memory = fastgd.fit(X, y, random_state=0, backend=backend, **penalty)
+    streamed = fastgd.fit(on_disk(tmp_path, X), y, random_state=0, backend=backend, **penalty)
+    assert streamed.loss_history[-1] == pytest.approx(in_memory.loss_history[-1], rel=1e-4)
+    np.testing.assert_array_equal(streamed.coef == 0.0, in_memory.coef == 0.0)
+    np.testing.assert_array_equal(np.flatnonzero(streamed.coef == 0.0), [1, 2, 4, 6])
+
+
+@pytest.mark.parametrize("features", [8, 40])  # losses at checks from moments, and by passes
+def test_a_streamed_fit_makes_its_start_and_final_passes_once(tmp_path, monkeypatch, features):
+    """Per fit, not per chunk: the start loss, the final objective and the closing L1 step are
+    each one pass over the chunks; the epochs run the engine once per chunk."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12_000, features))
+    y = X @ rng.standard_normal(features) + rng.standard_normal(12_000)
+    monkeypatch.setattr(_streaming, "CHUNK_BYTES", 3000 * 8 * features)  # 4 chunks
+    calls = {"losses": 0, "gradient": 0, "engine": 0}
+    counted = {name: getattr(_driver, f"block_{name}") for name in ("losses", "gradient")}
+    engine = _streaming.block_epoch
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for name, function in counted.items():
+        monkeypatch.setattr(_driver, f"block_{name}", counting(name, function))
+    monkeypatch.setattr(_streaming, "block_epoch", counting("engine", engine))
+    res = fastgd.fit(on_disk(tmp_path, X), y, epochs=3, tol=None, penalty="l1", alpha=0.01,
+                     learning_rate=Constant(0.01), random_state=0)
+    assert res.n_epochs == 3
+    assert calls["engine"] == 3 * 4
+    assert calls["gradient"] == 4  # the closing L1 step, once
+    # Once per fit: the start loss and the objective after the closing step; the final
+    # objective is a pass of its own when the checks' losses came from moments, and is the
+    # last check's when they came from a pass over the chunks (one each epoch).
+    passes = 1 + 1 + (1 if features <= 16 else 3)
+    assert calls["losses"] == 4 * passes
+
+
+def test_average_zero_means_off_and_a_chunk_of_zero_weights_is_harmless(tmp_path,
+                                                                         small_chunks):
+    X, y, _, _ = make_problem("tall", random_state=5)
+    X_disk = on_disk(tmp_path, X)
+    plain = fastgd.fit(X_disk, y, epochs=3, tol=None, random_state=0)
+    off = fastgd.fit(X_disk, y, epochs=3, tol=None, average=0, random_state=0)
+    np.testing.assert_array_equal(plain.coef, off.coef)
+    for dead in (slice(0, 1000), slice(len(y) - 1000, None)):  # the first chunk, the last
+        weights = np.ones(len(y))
+        weights[dead] = 0.0
+        res = fastgd.fit(X_disk, y, sample_weight=weights, random_state=0)
+        kept = weights > 0
+        assert np.all(np.isfinite(res.coef))
+        assert excess_mse(X[kept], y[kept], res) <= 1e-3

@@ -1,0 +1,162 @@
+"""The step of ``learning_rate="auto"``: a mini-batch step that is stable for the data's own
+rows and weights.
+
+For least squares on standardised rows ``z`` (with a 1 for the intercept) and sample weights
+``s``, mini-batch SGD with ``B`` rows per batch contracts in mean square for steps up to
+
+    eta = B / (R2 + (B - 1) * lambda_max)
+
+(Jain, Kakade, Kidambi, Netrapalli & Sidford, JMLR 2018; Ma, Bassily & Belkin, ICML 2018),
+where ``lambda_max`` is the largest eigenvalue of ``H = E_s[z z']`` and ``R2`` the smallest
+number with ``E_s[|z|^2 z z'] <= R2 * H``: the fourth moments of the rows. For Gaussian rows
+``R2`` is about the number of features plus 2; a 0/1 column that is 1 in a share ``p`` of the
+rows makes it about ``1 / p``; one outlying row makes it about that row's squared norm times
+its share. Using the *mean* squared row norm there (as fastgd 0.1 did) lets such rows blow the
+iterates up. With weights a batch holds fewer effective rows than ``B``:
+``B_eff = B * E[s]^2 / E[s^2]`` (a 0/1 mask that keeps a quarter of the rows: ``B / 4``).
+
+``R2`` is the largest eigenvalue of the pencil ``(E[|z|^2 z z'], H)``, estimated on the rows
+that matter: every row of a small problem; else ``SAMPLE_ROWS`` evenly spaced rows plus the
+``TOP_ROWS`` rows of largest norm (found by a pass over all the rows), each weighted by the
+share of the data it stands for. Exactly (an eigensolver) up to ``EXACT_FEATURES`` features;
+above, as the largest Rayleigh quotient over candidate directions (every axis, every top row,
+the leading eigenvector of the fourth-moment matrix). It is never above the largest squared
+row norm, which bounds it for any data.
+"""
+
+import numpy as np
+
+#: Evenly spaced rows that stand for the bulk of the data.
+SAMPLE_ROWS = 2048
+#: Rows of largest norm added to the sample (outlying rows, rare categories).
+TOP_ROWS = 256
+#: Up to this many columns (features, plus the intercept) ``R2`` comes from an eigensolver.
+EXACT_FEATURES = 256
+#: Power-iteration steps for the largest eigenvalues above ``EXACT_FEATURES``.
+POWER_ITERATIONS = 30
+#: Bytes of float64 work memory per chunk of the pass over the rows.
+CHUNK_BYTES = 1 << 22
+
+
+def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
+    """The step ``B_eff / (R2 + (B_eff - 1) * lambda_max)`` of the standardised problem.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Raw rows (may be memory-mapped: one pass in chunks, and no temporary of n floats).
+    weights : ndarray of shape (n,) or None
+    x_offset, x_scale : ndarray of shape (d,)
+        The standardisation (scale ``inf`` for a constant column).
+    fit_intercept : bool
+    batch_size : int
+        Rows per batch as run (at most n).
+
+    Returns
+    -------
+    float
+    """
+    inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
+    top, top_norms, n_live = _largest_rows(X, weights, x_offset, inverse, fit_intercept)
+    sample, share = _sample_rows(X.shape[0], weights, top, n_live)
+    Z = (np.asarray(X[sample], dtype=np.float64) - x_offset) * inverse
+    if fit_intercept:
+        Z = np.column_stack([Z, np.ones(len(sample))])
+    lam, r2 = _moments_eigenvalues(Z, share, np.einsum("ij,ij->i", Z, Z))
+    r2 = min(max(r2, lam), float(top_norms.max()))
+    b_eff = batch_size
+    if weights is not None:
+        b_eff = max(1.0, batch_size * weights.sum() ** 2 / (len(weights) * (weights @ weights)))
+    denominator = r2 + (b_eff - 1.0) * lam
+    return b_eff / denominator if denominator > 0 else 1.0
+
+
+def _largest_rows(X, weights, x_offset, inverse, fit_intercept):
+    """The ``TOP_ROWS`` rows of largest standardised norm among those of positive weight, by a
+    pass over X in chunks.
+
+    Returns
+    -------
+    rows : ndarray of int
+    norms : ndarray of float64
+        Their squared norms (with an intercept, plus 1).
+    n_live : int
+        Rows of positive weight.
+    """
+    n, d = X.shape
+    rows, norms = np.empty(0, dtype=np.intp), np.empty(0)
+    n_live = n if weights is None else int(np.count_nonzero(weights > 0))
+    step = max(1, CHUNK_BYTES // (8 * d))
+    for start in range(0, n, step):
+        Z = X[start:start + step] - x_offset
+        Z *= inverse
+        q = np.einsum("ij,ij->i", Z, Z) + float(fit_intercept)
+        if weights is not None:
+            q[~(weights[start:start + step] > 0)] = -np.inf
+        rows = np.concatenate([rows, np.arange(start, start + len(q))])
+        norms = np.concatenate([norms, q])
+        if len(norms) > TOP_ROWS:
+            keep = np.argpartition(norms, -TOP_ROWS)[-TOP_ROWS:]
+            rows, norms = rows[keep], norms[keep]
+    live = norms > -np.inf
+    return rows[live], norms[live], n_live
+
+
+def _sample_rows(n, weights, top, n_live):
+    """Rows standing for the data, and the share of the total weight each stands for: every
+    row of positive weight of a small problem; else the rows ``top`` as themselves, and rows
+    spaced evenly for the rest.
+
+    Returns
+    -------
+    rows : ndarray of int
+    share : ndarray of float64, summing to 1
+    """
+    s = (lambda rows: np.ones(len(rows))) if weights is None else (lambda rows: weights[rows])
+    if n_live <= SAMPLE_ROWS + TOP_ROWS:
+        rows = np.arange(n) if weights is None else np.flatnonzero(weights > 0)
+        return rows, s(rows) / s(rows).sum()
+    spaced = np.linspace(0, n - 1, min(n, SAMPLE_ROWS * n // n_live)).astype(np.intp)
+    spaced = spaced[~np.isin(spaced, top)]
+    bulk = spaced[s(spaced) > 0]
+    total = float(n) if weights is None else float(weights.sum())
+    rest = total - s(top).sum()
+    return (np.concatenate([top, bulk]),
+            np.concatenate([s(top) / total, s(bulk) * (rest / total / s(bulk).sum())]))
+
+
+def _moments_eigenvalues(Z, share, q):
+    """``lambda_max`` of ``H = sum(share z z')`` and ``R2``, the largest eigenvalue of the pencil
+    ``(sum(share q z z'), H)``, from the sample rows ``Z`` of squared norms ``q``."""
+    root = np.sqrt(share)[:, None]
+    A, B = Z * root, Z * (root * np.sqrt(q)[:, None])  # H = A'A, M = B'B
+    if Z.shape[1] <= EXACT_FEATURES:
+        values, vectors = np.linalg.eigh(A.T @ A)
+        lam = float(values[-1])
+        keep = values > 1e-12 * max(lam, 1e-300)
+        W = vectors[:, keep] / np.sqrt(values[keep])
+        BW = B @ W
+        return lam, float(np.linalg.eigvalsh(BW.T @ BW)[-1]) if keep.any() else 0.0
+    lam = _power_eigenvalue(A)[0]
+    _, leading = _power_eigenvalue(B)
+    directions = np.column_stack([Z[:TOP_ROWS].T, leading])
+    h = np.einsum("ij,ij->j", A, A)
+    m = np.einsum("ij,ij->j", B, B)
+    axes = np.max(np.divide(m, h, out=np.zeros_like(m), where=h > 0))
+    hp, mp = A @ directions, B @ directions
+    h, m = np.einsum("ij,ij->j", hp, hp), np.einsum("ij,ij->j", mp, mp)
+    rays = np.max(np.divide(m, h, out=np.zeros_like(m), where=h > 0))
+    return lam, float(max(axes, rays))
+
+
+def _power_eigenvalue(A):
+    """The largest eigenvalue of ``A'A`` and its eigenvector, by power iteration."""
+    v = np.random.default_rng(0).standard_normal(A.shape[1])
+    value = 0.0
+    for _ in range(POWER_ITERATIONS):
+        u = A.T @ (A @ v)
+        value = float(np.sqrt(u @ u))
+        if value == 0.0:
+            break
+        v = u / value
+    return value, v
