@@ -8,12 +8,13 @@ For least squares on standardised rows ``z`` (with a 1 for the intercept) and sa
 
 (Jain, Kakade, Kidambi, Netrapalli & Sidford, JMLR 2018; Ma, Bassily & Belkin, ICML 2018),
 where ``lambda_max`` is the largest eigenvalue of ``H = E_s[z z']`` and ``R2`` the smallest
-number with ``E_s[|z|^2 z z'] <= R2 * H``: the fourth moments of the rows. For Gaussian rows
-``R2`` is about the number of features plus 2; a 0/1 column that is 1 in a share ``p`` of the
-rows makes it about ``1 / p``; one outlying row makes it about that row's squared norm times
-its share. Using the *mean* squared row norm there (as fastgd 0.1 did) lets such rows blow the
-iterates up. With weights a batch holds fewer effective rows than ``B``:
-``B_eff = B * E[s]^2 / E[s^2]`` (a 0/1 mask that keeps a quarter of the rows: ``B / 4``).
+number with ``E_s[(s / mean(s)) |z|^2 z z'] <= R2 * H``: the fourth moments of the rows (a
+batch's gradient is ``sum(s r z) / (B * mean(s))``, so a row of weight ``s`` acts as if its
+norm were scaled by ``s / mean(s)``). For Gaussian rows ``R2`` is about the number of features
+plus 2; a 0/1 column that is 1 in a share ``p`` of the rows makes it about ``1 / p``; one
+outlying row makes it about that row's squared norm times its share; a 0/1 weight mask that
+keeps a quarter of the rows multiplies it by 4. Using the *mean* squared row norm there (as
+fastgd 0.1 did) lets such rows blow the iterates up.
 
 ``R2`` is the largest eigenvalue of the pencil ``(E[|z|^2 z z'], H)``, estimated on the rows
 that matter: every row of a small problem; else ``SAMPLE_ROWS`` evenly spaced rows plus the
@@ -57,29 +58,31 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
     float
     """
     inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
-    top, top_norms, n_live = _largest_rows(X, weights, x_offset, inverse, fit_intercept)
+    mean_weight = 1.0 if weights is None else float(weights.mean())
+    top, top_norms, n_live = _largest_rows(X, weights, mean_weight, x_offset, inverse,
+                                           fit_intercept)
     sample, share = _sample_rows(X.shape[0], weights, top, n_live)
     Z = (np.asarray(X[sample], dtype=np.float64) - x_offset) * inverse
     if fit_intercept:
         Z = np.column_stack([Z, np.ones(len(sample))])
-    lam, r2 = _moments_eigenvalues(Z, share, np.einsum("ij,ij->i", Z, Z))
-    r2 = min(max(r2, lam), float(top_norms.max()))
-    b_eff = batch_size
+    q = np.einsum("ij,ij->i", Z, Z)
     if weights is not None:
-        b_eff = max(1.0, batch_size * weights.sum() ** 2 / (len(weights) * (weights @ weights)))
-    denominator = r2 + (b_eff - 1.0) * lam
-    return b_eff / denominator if denominator > 0 else 1.0
+        q *= weights[sample] / mean_weight
+    lam, r2 = _moments_eigenvalues(Z, share, q)
+    r2 = min(max(r2, lam), float(top_norms.max()))
+    denominator = r2 + (batch_size - 1.0) * lam
+    return batch_size / denominator if denominator > 0 else 1.0
 
 
-def _largest_rows(X, weights, x_offset, inverse, fit_intercept):
-    """The ``TOP_ROWS`` rows of largest standardised norm among those of positive weight, by a
-    pass over X in chunks.
+def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
+    """The ``TOP_ROWS`` rows of largest weighted standardised norm ``s / mean(s) * |z|^2``
+    among those of positive weight, by a pass over X in chunks.
 
     Returns
     -------
     rows : ndarray of int
     norms : ndarray of float64
-        Their squared norms (with an intercept, plus 1).
+        Their weighted squared norms (``|z|^2`` with an intercept's 1).
     n_live : int
         Rows of positive weight.
     """
@@ -92,7 +95,9 @@ def _largest_rows(X, weights, x_offset, inverse, fit_intercept):
         Z *= inverse
         q = np.einsum("ij,ij->i", Z, Z) + float(fit_intercept)
         if weights is not None:
-            q[~(weights[start:start + step] > 0)] = -np.inf
+            s = weights[start:start + step]
+            q *= s / mean_weight
+            q[~(s > 0)] = -np.inf
         rows = np.concatenate([rows, np.arange(start, start + len(q))])
         norms = np.concatenate([norms, q])
         if len(norms) > TOP_ROWS:

@@ -23,7 +23,8 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     Minimises ``(1 / 2N) * sum_i s_i * (x_i . w + b - y_i)^2 + penalty(w)`` with sample weights
     ``s_i`` (1 by default) and ``N = sum_i s_i``. Each epoch shuffles the rows (if
     ``shuffle``), walks them in batches of ``batch_size`` and makes one update per batch with
-    the weighted mean gradient of the batch's rows, followed by the penalty's proximal map; the
+    the batch's gradient ``sum(s_i g_i) / (rows * mean(s))`` (an unbiased estimate of the full
+    gradient), followed by the penalty's proximal map; the
     last, shorter batch is used unless ``drop_last``. ``batch_size=1`` is stochastic gradient
     descent, ``batch_size=n`` full-batch descent.
 

@@ -239,7 +239,8 @@ def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale):
 
 def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, penalty,
             alpha, l1_ratio, average_start, early_stopping, validation_fraction, batch_size,
-            drop_last, shuffle, seed, epochs, tol, n_iter_no_change, scaling=None):
+            drop_last, shuffle, seed, epochs, tol, n_iter_no_change, scaling=None,
+            mean_weight=None):
     """Build the :class:`Problem` for validated input.
 
     ``Y`` has shape (n, k), ``coef_init`` (k, d) and ``intercept_init`` (k,) (or None) in the
@@ -248,7 +249,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     :func:`split_validation`). With ``learning_rate="auto"`` the columns of X and Y are
     standardised on the fly (weighted by ``weights``) and the schedule is ``Adaptive`` from the
     largest contracting step of the standardised problem for this batch size; any other
-    schedule runs on the raw data. A ``scaling`` from an earlier problem is used as it is.
+    schedule runs on the raw data. A ``scaling`` from an earlier problem is used as it is,
+    and so is a ``mean_weight`` of all the rows of a fit whose ``weights`` are a part of them.
     """
     d = X.shape[1]
     k = Y.shape[1]
@@ -269,10 +271,12 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     else:
         intercept_start = (intercept_init - y_offset + coef_init @ x_offset) / y_scale
     kind, eta0, p1, p2 = learning_rate.lower()
+    if mean_weight is None:
+        mean_weight = 1.0 if weights is None else float(weights.mean())
     setup = Setup(
         Standardisation(x_offset, x_scale, y_offset, y_scale), Penalty(l1, l2),
         Plan(bool(fit_intercept), batch_size, n_batches, bool(drop_last), bool(shuffle),
-             int(seed), int(average_start), 0, int(epochs)),
+             int(seed), int(average_start), 0, int(epochs), float(mean_weight)),
         Steps(int(kind), float(eta0), float(p1), float(p2)),
         Checks(check_interval(kind, d, n_batches, early_stopping),
                0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
@@ -314,4 +318,5 @@ def streamed_problem(X, Y, weights, seed, options):
     return prepare(np.asarray(X[head]), np.asarray(Y[head]),
                    None if weights is None else np.asarray(weights[head]),
                    coef_init=np.zeros((k, d)), intercept_init=None, average_start=-1, seed=seed,
-                   scaling=scaling, **options)
+                   scaling=scaling, mean_weight=None if weights is None else weights.mean(),
+                   **options)

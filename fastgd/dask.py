@@ -130,7 +130,8 @@ def _sample_problem(X, Y, W, options, seed):
     scaling = _scaling(X, Y, W, options, X_sample, W_sample)
     k, d = Y.shape[1], X.shape[1]
     return prepare(X_sample, Y_sample, W_sample, coef_init=np.zeros((k, d)),
-                   intercept_init=None, average_start=-1, seed=seed, scaling=scaling, **options)
+                   intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
+                   mean_weight=None if W is None else float(W.mean().compute()), **options)
 
 
 def _scaling(X, Y, W, options, X_sample, W_sample):

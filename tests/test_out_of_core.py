@@ -9,6 +9,7 @@ import fastgd
 from fastgd import _curvature, _preparation
 from fastgd._engine import blocks as _streaming
 from fastgd._engine import driver as _driver
+from fastgd._engine import moments as _moments
 from fastgd.datasets import make_problem
 from fastgd.schedules import Constant
 
@@ -105,8 +106,10 @@ def test_options_that_need_x_in_memory_are_refused(tmp_path, kwargs, match):
 
 
 def sparse_truth_problem(seed=0):
-    """``tall`` rows with a target that depends on half of the features."""
+    """``tall`` rows (a tenth of them without the JIT) with a target that depends on half of
+    the features."""
     X, _, _, _ = make_problem("tall", random_state=seed)
+    X = X[:2000] if REDUCED else X
     rng = np.random.default_rng(seed)
     y = X @ np.array([1.0, 0, 0, 2.0, 0, -1.0, 0, 0.5]) + rng.standard_normal(len(X))
     return X, y
@@ -129,9 +132,10 @@ def test_a_streamed_fit_makes_its_start_and_final_passes_once(tmp_path, monkeypa
     """Per fit, not per chunk: the start loss, the final objective and the closing L1 step are
     each one pass over the chunks; the epochs run the engine once per chunk."""
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((12_000, features))
-    y = X @ rng.standard_normal(features) + rng.standard_normal(12_000)
-    monkeypatch.setattr(_streaming, "CHUNK_BYTES", 3000 * 8 * features)  # 4 chunks
+    X = rng.standard_normal((2400, features))
+    y = X @ rng.standard_normal(features) + rng.standard_normal(2400)
+    monkeypatch.setattr(_streaming, "CHUNK_BYTES", 600 * 8 * features)  # 4 chunks
+    monkeypatch.setattr(_moments, "MOMENT_LOSS_MIN_ROWS", 2000)
     calls = {"losses": 0, "gradient": 0, "engine": 0}
     counted = {name: getattr(_driver, f"block_{name}") for name in ("losses", "gradient")}
     engine = _streaming.block_epoch
@@ -160,6 +164,7 @@ def test_a_streamed_fit_makes_its_start_and_final_passes_once(tmp_path, monkeypa
 def test_average_zero_means_off_and_a_chunk_of_zero_weights_is_harmless(tmp_path,
                                                                          small_chunks):
     X, y, _, _ = make_problem("tall", random_state=5)
+    X, y = X[:3000], y[:3000]
     X_disk = on_disk(tmp_path, X)
     plain = fastgd.fit(X_disk, y, epochs=3, tol=None, random_state=0)
     off = fastgd.fit(X_disk, y, epochs=3, tol=None, average=0, random_state=0)

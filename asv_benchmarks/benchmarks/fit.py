@@ -53,7 +53,7 @@ class EpochKernel(Benchmark):
             rows, groups.Standardisation(np.zeros(d), np.ones(d), np.zeros(1), np.ones(1)),
             groups.Penalty(np.zeros((1, d)), np.zeros(d)),
             groups.Plan(True, batch_size, -(-n_samples // batch_size), False, True, 12345, -1,
-                        0, 1),
+                        0, 1, 1.0),
             groups.Steps(0, 1e-3, 0.0, 0.0),
             groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0))), model,
             groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),

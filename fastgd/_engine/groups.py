@@ -72,6 +72,11 @@ class Plan(NamedTuple):
         Updates after which the iterates are averaged (Polyak-Ruppert); negative: never.
     first_epoch, epochs : int
         Number of the first epoch to run, and how many.
+    mean_weight : float
+        The mean sample weight of all the rows of the fit (1.0 without weights). A batch's
+        gradient is ``sum(s r z) / (rows * mean_weight)``: an unbiased estimate of the full
+        gradient, where dividing by the batch's own ``sum(s)`` would weight a batch's rows
+        against each other and, with uneven weights, converge to another model.
     """
 
     fit_intercept: bool
@@ -83,6 +88,7 @@ class Plan(NamedTuple):
     average_start: int
     first_epoch: int
     epochs: int
+    mean_weight: float
 
 
 class Checks(NamedTuple):

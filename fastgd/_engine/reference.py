@@ -59,7 +59,7 @@ def gradient(rows, standard, model):
 
 
 def proximal_step(model, fit_intercept, standard, penalty, eta, sums):
-    """One step on the weighted mean gradient of ``sums`` (standardised, from
+    """One step on the gradient of ``sums = (G, r_sum, divisor)`` (standardised, from
     :func:`gradient`), then the penalty's proximal map (see ``fastgd._kernels.updates``)."""
     G, r_sum, weight = sums
     if weight > 0:
@@ -105,8 +105,10 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
             for batch in range(plan.n_batches):
                 rows_b = order[batch * plan.batch_size:(batch + 1) * plan.batch_size]
                 eta_t = step_size(steps.kind, tracker.values[ETA], steps.p1, steps.p2, t, epoch)
-                proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
-                              _gradient(data, rows_b, model))
+                G, r_sum, weight = _gradient(data, rows_b, model)
+                if weight > 0:  # unbiased: divided by the rows' expected weight, not their own
+                    proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
+                                  (G, r_sum, len(rows_b) * plan.mean_weight))
                 t += 1
                 if interval_averages and batch % every == 0:
                     average_start = t - 1  # each check evaluates its interval's average

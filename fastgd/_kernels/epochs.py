@@ -36,7 +36,7 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
     avg_coef, avg_intercept = average
     V, c, G, r_sum, _, inv_y_scale = work
     kind, _, p1, p2 = steps
-    batch_size, fit_intercept = plan.batch_size, plan.fit_intercept
+    batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     n = X.shape[0]
     for b in range(first, last):
         start = b * batch_size
@@ -46,7 +46,7 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
         weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
-                          r_sum, weight)
+                          r_sum, (stop - start) * mean_weight)
         t += 1
         if 0 <= average_start < t:
             average_in(coef, intercept, avg_coef, avg_intercept, t - average_start)
