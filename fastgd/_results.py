@@ -136,10 +136,11 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
                       stacklevel=4)
     if status == DIVERGED:
         raise DivergenceError(
-            f"The fit diverged in epoch {n_epochs} of {problem.epochs}: the iterates overflowed "
-            f"with learning rate {problem.schedule}. Use a smaller step (a tenth of eta0, or of t0 "
-            "for InverseTime), "
-            "or learning_rate='auto', which scales the data and picks a stable step."
+            f"The fit diverged in epoch {n_epochs} of {problem.epochs}: with learning rate "
+            f"{problem.schedule} the loss grew instead of falling (it overflowed, or the fit "
+            "ended above the loss of its start). Use a smaller step (a tenth of eta0, or of t0 "
+            "for InverseTime), or learning_rate='auto', which scales the data and picks a step "
+            "that is stable for its rows."
         )
     standardised = coef.copy(), intercept.copy()
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below

@@ -17,6 +17,7 @@ schedule                  step at update ``t``, epoch ``e``  lowered ``(eta0, p1
 """
 
 import math
+import numbers
 from dataclasses import dataclass
 
 __all__ = [
@@ -38,7 +39,9 @@ ADAPTIVE_DIVISOR = 5.0
 
 
 def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real takes NumPy's scalars too (np.float32(0.01), np.int64(5)); bools are not steps
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(
+            value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}.")

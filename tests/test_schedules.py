@@ -1,5 +1,6 @@
 """The learning-rate formulas of docs/design.md and their names."""
 
+import numpy as np
 import pytest
 
 from fastgd import schedules
@@ -38,3 +39,12 @@ def test_schedules_are_frozen_and_hashable():
         schedule.t0 = 1.0
     assert hash(schedule) == hash(schedules.InverseTime(5.0, 50.0))
     assert schedule.lower()[1] == pytest.approx(0.1)  # the first step, t0 / t1
+
+
+def test_numpy_scalars_are_taken_like_python_numbers():
+    assert schedules.Constant(np.float32(0.25)) == schedules.Constant(0.25)
+    assert schedules.InverseTime(np.int64(5), np.float64(50.0)) == schedules.InverseTime(5, 50)
+    assert type(schedules.Constant(np.float32(0.25)).eta0) is float
+    for bad in (True, np.bool_(True), 1j, "0.1", None):
+        with pytest.raises(TypeError, match="eta0 must be a real number"):
+            schedules.Constant(bad)

@@ -124,3 +124,18 @@ def test_auto_ends_with_its_best_checked_weights(family, epochs, seed, backend):
     residual = res.predict(X) - y
     assert res.loss_history[-1] == pytest.approx(0.5 * np.mean(residual**2), rel=1e-9)
     assert res.loss_history[-1] <= res.loss_history.min() * (1 + 1e-12)
+
+
+def test_a_raw_step_past_the_stable_limit_that_ends_above_its_start_is_divergence(backend):
+    """Full batches of standardised columns with an intercept: a step of 2 flips the intercept
+    from 0 to 2 * mean(y) and back, so the loss never falls below the start's."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 3))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    y = X @ [0.1, 0.2, 0.3] + 5.0 + rng.standard_normal(500)
+    with pytest.raises(fastgd.DivergenceError, match="ended above the loss of its start"):
+        fastgd.fit(X, y, batch_size=500, learning_rate=schedules.Constant(2.0), random_state=0,
+                   backend=backend)
+    res = fastgd.fit(X, y, batch_size=500, learning_rate=schedules.Constant(1.0),
+                     random_state=0, backend=backend)
+    assert res.converged and res.loss_history[-1] < 0.6

@@ -19,9 +19,11 @@ import numpy as np
 
 from ..schedules import step_size
 from .backends import get_backend
-from .groups import BEST_LOSS, ETA, N_CHECKS, STATUS, UPDATES, Model, Rows, index_for, new_tracker
+from .groups import (BEST_LOSS, ETA, N_CHECKS, START_LOSS, STATUS, UPDATES, Model, Rows,
+                     index_for, new_tracker)
 from .moments import finish_moments, moment_shift, wants_moments
-from .stopping import DIVERGED, INTERRUPTED, RUNNING, record_check, start_tracking
+from .stopping import (DIVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING, record_check,
+                       start_tracking)
 
 class Outcome(NamedTuple):
     """A finished fit, in the backends' space (what ``fastgd._results.make_result`` takes).
@@ -234,6 +236,10 @@ def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation
             model.coef[:], model.intercept[:] = before
         else:
             loss[last] = polished
+    if (setup.checks.stop_early and not setup.checks.keep_best and not validating
+            and status != INTERRUPTED
+            and loss[last].sum() > tracker.values[START_LOSS] * (1.0 + ROUNDING_RTOL)):
+        status = DIVERGED  # a fit that ends above where it started has not converged
     if validating:
         val[last] = get_backend(blocks.backend_name).objective(
             validation, setup.standard, setup.penalty, model, False)
