@@ -114,7 +114,9 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     ValueError, TypeError
         For invalid data or parameters, with the fix in the message.
     DivergenceError
-        When the iterates overflow (the step is too large for the data).
+        With a raw schedule, when the loss grows: the iterates overflow, or the stopping rule
+        ends the fit above the loss of its start (the step is too large for the data). Never
+        with ``"auto"``, which restarts from its best model with a smaller step instead.
 
     Examples
     --------
@@ -231,7 +233,8 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     result, (coef, intercept) = _run(
         problem, lambda control, histories: run_problem(problem, backend, control, histories),
         X, y, backend.name, settings, False)
-    return result, Continuation(problem.scaling, coef, intercept, result.n_epochs + first_epoch,
+    scaling = problem.scaling._replace(schedule=result.learning_rate)  # after any restart
+    return result, Continuation(scaling, coef, intercept, result.n_epochs + first_epoch,
                                 result.n_updates, seed)
 
 

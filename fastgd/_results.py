@@ -54,7 +54,10 @@ class FitResult:
         ``"numba"`` or ``"numpy"``.
     learning_rate : Schedule
         The schedule that ran (for ``"auto"``, the one chosen from the data; it then acts on
-        standardised features and target).
+        standardised features and target). An ``"auto"`` fit whose iterates blew up anyway
+        restarts from its best model with a step 10 times smaller (up to 10 times) instead of
+        failing: ``learning_rate`` is then the last schedule that ran and
+        ``settings["restarts"]`` counts the restarts.
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict
@@ -129,7 +132,7 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
     standardised : tuple
         The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
     """
-    coef, intercept, losses, val_losses, n_epochs, n_updates, status = outcome
+    coef, intercept, losses, val_losses, n_epochs, n_updates, status, restarts, eta0 = outcome
     if status == INTERRUPTED:
         warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
                       f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,
@@ -158,11 +161,15 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
         coef, intercept, losses = coef[0], intercept[0], losses[:, 0]
         val_losses = None if val_losses is None else val_losses[:, 0]
     settings = dict(settings, random_state=problem.setup.plan.seed, backend=backend_name)
+    schedule = problem.schedule
+    if restarts:  # "auto" blew up and went on from its best model with smaller steps
+        schedule = schedules.Adaptive(eta0)
+        settings["restarts"] = restarts
     result = FitResult(
         coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,
         interrupted=status == INTERRUPTED, backend=backend_name,
-        learning_rate=problem.schedule, batch_size=problem.setup.plan.batch_size, settings=settings,
+        learning_rate=schedule, batch_size=problem.setup.plan.batch_size, settings=settings,
     )
     return result, standardised
 

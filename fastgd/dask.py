@@ -77,7 +77,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
                              moment_shift(problem.rows, problem.setup.standard))
         start = Model(problem.start.coef.copy(), problem.start.intercept.copy())
         outcome = run_blocks(blocks, setup, start, np.zeros(2, dtype=np.int64),
-                             problem.new_histories())
+                             problem.new_histories(), problem.standardised)
     except Exception as exc:
         if type(exc).__name__ in ("KilledWorker", "FutureCancelledError", "CancelledError"):
             raise RuntimeError(f"A Dask worker was lost and its blocks could not be computed "

@@ -109,4 +109,4 @@ def fit_chunks(problem, X, Y, weights, backend_name, control, histories):
     setup = blocks_setup(problem, blocks, plan.batch_size, X.shape[0],
                          moment_shift(problem.rows, problem.setup.standard))
     start = Model(problem.start.coef.copy(), problem.start.intercept.copy())
-    return run_blocks(blocks, setup, start, control, histories)
+    return run_blocks(blocks, setup, start, control, histories, problem.standardised)

@@ -19,8 +19,8 @@ import numpy as np
 
 from ..schedules import step_size
 from .backends import get_backend
-from .groups import (BEST_LOSS, ETA, N_CHECKS, START_LOSS, STATUS, UPDATES, Model, Rows,
-                     index_for, new_tracker)
+from .groups import (BEST_LOSS, EPOCHS, ETA, LOWEST, N_CHECKS, START_LOSS, STATUS, UPDATES,
+                     Histories, Model, Rows, index_for, new_tracker)
 from .moments import finish_moments, moment_shift, wants_moments
 from .stopping import (DIVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING, record_check,
                        start_tracking)
@@ -39,6 +39,39 @@ class Outcome(NamedTuple):
     n_epochs: int
     n_updates: int
     status: int
+    #: Restarts of an ``"auto"`` fit that blew up (see :func:`restart`), and the first step of
+    #: the schedule that ran last.
+    restarts: int = 0
+    eta0: float = float("nan")
+
+
+#: Most restarts of an ``"auto"`` fit whose iterates blew up, each from the best model kept
+#: with a step ``RESTART_DIVISOR`` times smaller (10 restarts: a step 1e10 times smaller).
+MAX_RESTARTS = 10
+RESTART_DIVISOR = 10.0
+
+
+def restart(setup, model, tracker, epochs_done):
+    """Restart a fit that blew up at epoch ``epochs_done + 1``: from the best model kept, with
+    a step ``RESTART_DIVISOR`` times smaller, that epoch run again.
+
+    ``model`` is overwritten with the kept model. Returns the ``setup`` and the :class:`Tracker`
+    of the rest of the fit (the kept model and the lowest loss carried over).
+    """
+    eta = float(tracker.values[ETA]) / RESTART_DIVISOR
+    plan = setup.plan
+    setup = setup._replace(
+        steps=setup.steps._replace(eta0=eta),
+        plan=plan._replace(first_epoch=plan.first_epoch + epochs_done,
+                           epochs=plan.epochs - epochs_done))
+    model.coef[:], model.intercept[:] = tracker.best_coef, tracker.best_intercept
+    fresh = new_tracker(model, len(tracker.losses), eta, int(tracker.counts[UPDATES]),
+                        len(tracker.q))
+    start_tracking(fresh, float(tracker.values[BEST_LOSS]), model.coef, model.intercept)
+    fresh.values[LOWEST] = tracker.values[LOWEST]
+    fresh.q_lowest[:] = tracker.q_lowest
+    fresh.counts[EPOCHS] = tracker.counts[EPOCHS] - 1
+    return setup, fresh
 
 
 def penalty_of(coef, penalty):
@@ -155,17 +188,27 @@ def run_problem(problem, backend, control, histories):
         start = backend.objective(rows, setup.standard, setup.penalty, model, True)
     start_tracking(tracker, float(start.sum()), model.coef, model.intercept)
     n_epochs = backend.run_epochs(rows, *setup, model, tracker, validation, histories, control)
+    restarts = 0
+    while (tracker.counts[STATUS] == DIVERGED and problem.standardised
+           and restarts < MAX_RESTARTS):
+        restarts += 1
+        done = n_epochs - 1
+        setup, tracker = restart(setup, model, tracker, done)
+        rest = Histories(histories.loss[done:], histories.validation[done:])
+        n_epochs = done + backend.run_epochs(rows, *setup, model, tracker, validation, rest,
+                                             control)
     exact = checks.moments.shape[0] == 0 and not validation.X.shape[0]
     return finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
-                  exact, validation)
+                  exact, validation, restarts)
 
 
-def run_blocks(blocks, setup, model, control, histories):
+def run_blocks(blocks, setup, model, control, histories, restartable=False):
     """Fit the rows of ``blocks`` from ``model``, checking the whole data once an epoch.
 
     ``setup.checks`` gives the rule (its ``every`` is replaced by the updates an epoch) and,
     when not empty, the moments the checks' losses come from; ``control`` is as in
-    :func:`run_problem`. Returns an :class:`Outcome`.
+    :func:`run_problem`. A ``restartable`` fit (``"auto"``) that blows up restarts (see
+    :func:`restart`). Returns an :class:`Outcome`.
     """
     checks = setup.checks._replace(every=max(blocks.n_batches, 1))
     setup = setup._replace(checks=checks)
@@ -173,9 +216,10 @@ def run_blocks(blocks, setup, model, control, histories):
     start_tracking(tracker, float(blocks.objective(setup, model).sum()), model.coef,
                    model.intercept)
     moments = checks.moments if checks.moments.shape[0] else None
-    n_epochs = 0
-    for run_epoch in range(setup.plan.epochs):
-        epoch = setup.plan.first_epoch + run_epoch
+    first_epoch, epochs = setup.plan.first_epoch, setup.plan.epochs
+    n_epochs = run_epoch = restarts = 0
+    while run_epoch < epochs:
+        epoch = first_epoch + run_epoch
         model, tracker.counts[UPDATES] = blocks.epoch(setup, model, float(tracker.values[ETA]),
                                                       epoch, int(tracker.counts[UPDATES]))
         if moments is None:
@@ -185,12 +229,18 @@ def run_blocks(blocks, setup, model, control, histories):
         histories.loss[run_epoch] = losses
         status = record_check(tracker, float(losses.sum()), False, model.coef, model.intercept,
                               setup.steps, checks)
+        if status == DIVERGED and restartable and restarts < MAX_RESTARTS:
+            restarts += 1
+            setup, tracker = restart(setup, model, tracker, run_epoch)
+            continue
         n_epochs = control[1] = run_epoch + 1
+        run_epoch += 1
         if status == RUNNING and control[0] != 0:
             status = tracker.counts[STATUS] = INTERRUPTED
         if status != RUNNING:
             break
-    return finish(blocks, setup, model, tracker, histories, n_epochs, moments is None, None)
+    return finish(blocks, setup, model, tracker, histories, n_epochs, moments is None, None,
+                  restarts)
 
 
 def _moment_objective(setup, model, moments):
@@ -202,7 +252,7 @@ def _moment_objective(setup, model, moments):
     return out + penalty_of(model.coef, setup.penalty)
 
 
-def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation):
+def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation, restarts=0):
     """End a fit: the kept model, its exact objective, the closing L1 step, once.
 
     ``exact``: the last check's losses are an exact pass over the training rows (no moments,
@@ -218,7 +268,7 @@ def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation
     validating = validation is not None and validation.X.shape[0] > 0
     if status == DIVERGED:
         return Outcome(model.coef, model.intercept, loss, val if validating else None, n_epochs,
-                       n_updates, status)
+                       n_updates, status, restarts, setup.steps.eta0)
     last = n_epochs - 1
     if setup.checks.keep_best and tracker.values[BEST_LOSS] < tracker.losses[
             tracker.counts[N_CHECKS] - 1]:
@@ -244,4 +294,4 @@ def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation
         val[last] = get_backend(blocks.backend_name).objective(
             validation, setup.standard, setup.penalty, model, False)
     return Outcome(model.coef, model.intercept, loss, val if validating else None, n_epochs,
-                   n_updates, status)
+                   n_updates, status, restarts, setup.steps.eta0)
