@@ -11,8 +11,10 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._fit import fit, fit_epoch
+from ._fit import fit_and_scaling
+from ._validation import check_sample_weight
 from ._preparation import validation_rows
+from ._stream import continuation_of, fit_epoch
 
 
 class MBGDRegressor(RegressorMixin, BaseEstimator):
@@ -91,17 +93,21 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self
         """
         X, y = self._validate(X, y, reset=True)
-        result = fit(X, y, sample_weight=sample_weight, batch_size=self.batch_size,
-                     epochs=self.epochs, learning_rate=self.learning_rate,
-                     fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
-                     l1_ratio=self.l1_ratio, average=self.average,
-                     early_stopping=self.early_stopping,
-                     validation_fraction=self.validation_fraction, shuffle=self.shuffle,
-                     drop_last=self.drop_last, tol=self.tol,
-                     n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
-                     intercept_init=intercept_init, random_state=self.random_state,
-                     backend=self.backend, progress=self.progress)
-        self._continuation = None
+        result, scaling = fit_and_scaling(
+            X, y, sample_weight=sample_weight, batch_size=self.batch_size,
+            epochs=self.epochs, learning_rate=self.learning_rate,
+            fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
+            l1_ratio=self.l1_ratio, average=self.average,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction, shuffle=self.shuffle,
+            drop_last=self.drop_last, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
+            intercept_init=intercept_init, random_state=self.random_state,
+            backend=self.backend, progress=self.progress)
+        weights = check_sample_weight(sample_weight, len(X))
+        total = len(X) if weights is None else float(weights.sum())
+        self._continuation = continuation_of(result, scaling, total)
+        self._n_outputs = y.ndim
         self._set_fitted(result, result.n_epochs, result.loss_history)
         self.validation_scores_ = (None if result.validation_loss_history is None else
                                    self._validation_scores(y, sample_weight, result))
@@ -115,13 +121,17 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
     def partial_fit(self, X, y, sample_weight=None):
         """Run one epoch of mini-batch updates over the rows given, continuing the fit.
 
-        The first call (or the first after ``fit``) starts from zero weights and fixes the
-        standardisation and step (``"auto"``: from this chunk). Each call goes on with the
-        weights, the step counter and the shuffling stream, so calls on chunks behave like
-        the epochs of one long fit (on the same rows every time, exactly so). There is no
-        stopping rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
-        ``early_stopping`` must be off), and an adaptive schedule keeps its step; prefer a
-        decaying schedule (``"inverse_time"``, ``"invscaling"``) for a long stream.
+        The first call starts from zero weights; a call after ``fit`` goes on from the fitted
+        model. Each call goes on with the model, the step counter and the shuffling stream.
+        With ``learning_rate="auto"`` the stream standardises with running moments of all the
+        chunks so far (a column constant in the first chunks is learned once it varies), steps
+        with a constant step stable for every chunk seen, and returns the average of its
+        iterates, which approaches least squares as the stream goes on. With a raw schedule
+        calls on the same rows are exactly the epochs of one long fit. There is no stopping
+        rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
+        ``early_stopping`` must be off). Parameters changed with ``set_params`` take effect
+        from the next call, except ``fit_intercept`` (refused: call ``fit``). An iterate that
+        blows up is restarted with a smaller step; coefficients are never non-finite.
 
         Returns
         -------
@@ -159,7 +169,10 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self.fit_result_.predict(X)
+        coef = np.asarray(self.coef_)
+        intercept = np.asarray(self.intercept_)
+        predictions = X @ coef.T + (intercept[0] if coef.ndim == 1 else intercept)
+        return predictions.astype(coef.dtype, copy=False)
 
     def _validate(self, X, y, reset):
         return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],

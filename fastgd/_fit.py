@@ -1,14 +1,12 @@
 """``fastgd.fit``: validation -> preparation -> backend -> result."""
 
-from typing import NamedTuple
-
 import numpy as np
 
 from . import _validation as v
 from ._engine.backends import get_backend
 from ._engine.blocks import fit_chunks
 from ._engine.driver import run_problem
-from ._preparation import Scaling, continued, prepare, streamed_problem
+from ._preparation import prepare, streamed_problem
 from ._progress import run_watched, wants_watching
 from ._results import make_result
 
@@ -128,6 +126,21 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     >>> np.round(res.coef, 1), round(float(res.intercept), 1)
     (array([7.]), 3.0)
     """
+    return fit_and_scaling(**locals())[0]
+
+
+def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, fit_intercept,
+                    penalty, alpha, l1_ratio, average, early_stopping, validation_fraction,
+                    shuffle, drop_last, tol, n_iter_no_change, coef_init, intercept_init,
+                    random_state, backend, progress):
+    """:func:`fit`, returning also the fit's ``Scaling`` (its standardisation, which a stream
+    that goes on from the fitted model starts from).
+
+    Returns
+    -------
+    result : FitResult
+    scaling : fastgd._preparation.Scaling
+    """
     streamed = isinstance(X, np.memmap)
     options = v.check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
@@ -158,7 +171,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
 
         def run(control, histories):
             return run_problem(problem, backend, control, histories)
-    return _run(problem, run, X, y, backend.name, settings, progress)[0]
+    return run_fit(problem, run, X, y, backend.name, settings, progress)[0], problem.scaling
 
 
 def _refuse_streamed(options, average_start, coef_init, intercept_init):
@@ -174,71 +187,7 @@ def _refuse_streamed(options, average_start, coef_init, intercept_init):
                          "(np.asarray(X)).")
 
 
-class Continuation(NamedTuple):
-    """Where a fit stopped, in the backends' space: what ``fit_epoch`` carries between calls."""
-
-    scaling: Scaling
-    coef: np.ndarray
-    intercept: np.ndarray
-    n_epochs: int
-    n_updates: int
-    seed: int
-
-
-def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
-              learning_rate="auto", fit_intercept=True, penalty=None, alpha=0.0001,
-              l1_ratio=0.15, shuffle=True, drop_last=False, random_state=None, backend="auto"):
-    """Run one epoch over ``(X, y)``, continuing ``continuation`` (the one before's state).
-
-    The first call (``continuation=None``) starts from zero weights and fixes the
-    standardisation and the schedule (for ``"auto"``, from these rows and for this batch size);
-    later calls go on with the weights, the step counter ``t`` and the epoch count, and shuffle
-    with the epoch's own stream of the first call's seed. So ``k`` calls on the same rows are
-    the epochs of ``fastgd.fit(..., epochs=k, tol=None)``. There is no stopping rule: the caller
-    decides when to stop (an adaptive schedule keeps its step).
-
-    Returns
-    -------
-    result : FitResult
-        The model after this epoch: ``n_epochs`` is 1, ``n_updates`` the step counter ``t``
-        (every call's updates).
-    continuation : Continuation
-        What the next call takes.
-    """
-    options = v.check_options(
-        batch_size=batch_size, epochs=1, learning_rate=learning_rate,
-        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-        early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
-        tol=None, n_iter_no_change=1)
-    X, y, weights = v.check_data(X, y, sample_weight)
-    k = 1 if y.ndim == 1 else y.shape[1]
-    if continuation is None:
-        seed = v.check_random_state(random_state)
-        coef_start, intercept_start = np.zeros((k, X.shape[1])), np.zeros(k)
-        scaling, first_epoch, first_update = None, 0, 0
-    else:
-        if continuation.coef.shape != (k, X.shape[1]):
-            shape = continuation.coef.shape
-            raise ValueError(
-                f"These rows have {X.shape[1]} features and {k} target(s), but the fit being "
-                f"continued has {shape[1]} and {shape[0]}: pass the same columns.")
-        scaling, coef_start, intercept_start, first_epoch, first_update, seed = continuation
-    backend = get_backend(v.check_backend(backend))
-    problem = prepare(X, y.reshape(X.shape[0], -1), weights, coef_init=np.zeros((k, X.shape[1])),
-                      intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
-                      **options)
-    problem = continued(problem, coef_start, intercept_start, first_epoch, first_update)
-    settings = dict(options, average=False, sample_weight=weights is not None,
-                    warm_start=continuation is not None)
-    result, (coef, intercept) = _run(
-        problem, lambda control, histories: run_problem(problem, backend, control, histories),
-        X, y, backend.name, settings, False)
-    scaling = problem.scaling._replace(schedule=result.learning_rate)  # after any restart
-    return result, Continuation(scaling, coef, intercept, result.n_epochs + first_epoch,
-                                result.n_updates, seed)
-
-
-def _run(problem, run, X, y, backend_name, settings, progress):
+def run_fit(problem, run, X, y, backend_name, settings, progress):
     """Run the fit ``run(control, histories)`` of ``problem`` (watched, see
     ``fastgd._progress``) and make its result (``fastgd._results.make_result``)."""
     control = np.zeros(2, dtype=np.int64)

@@ -132,7 +132,7 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
     standardised : tuple
         The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
     """
-    coef, intercept, losses, val_losses, n_epochs, n_updates, status, restarts, eta0 = outcome
+    coef, intercept, losses, val_losses, n_epochs, n_updates, status, restarts, eta0 = outcome[:9]
     if status == INTERRUPTED:
         warnings.warn(f"The fit was interrupted (Ctrl-C) and returns the model of its last "
                       f"complete epoch, {n_epochs} of {problem.epochs}.", RuntimeWarning,

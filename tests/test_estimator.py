@@ -174,8 +174,9 @@ def test_partial_fit_errors_and_restart():
     with pytest.raises(ValueError, match="keep the shape of y"):
         model.partial_fit(X, y[:, None])
     model.fit(X, y)
-    model.partial_fit(X, y)  # after fit, partial_fit starts a new stream
-    assert model.n_iter_ == 1
+    fitted = model.n_iter_
+    model.partial_fit(X, y)  # after fit, partial_fit goes on from the fitted model
+    assert model.n_iter_ == fitted + 1
     for option in ("average", "early_stopping"):
         with pytest.raises(ValueError, match=f"set {option}=False, or use fit"):
             MBGDRegressor(**{option: True}).partial_fit(X, y)

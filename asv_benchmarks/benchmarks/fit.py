@@ -56,7 +56,7 @@ class EpochKernel(Benchmark):
                         0, 1, 1.0),
             groups.Steps(0, 1e-3, 0.0, 0.0),
             groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0))), model,
-            groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),
+            groups.Model(np.zeros((1, d)), np.zeros(1)), groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),
             np.zeros(2, dtype=np.int64))
         self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile
 

@@ -14,8 +14,8 @@ class Backend(NamedTuple):
     """What the fit driver needs of an engine twin, on the groups of ``groups``.
 
     run_epochs : callable
-        ``(rows, standard, penalty, plan, steps, checks, model, tracker, validation, histories,
-        control) -> epochs run``.
+        ``(rows, standard, penalty, plan, steps, checks, model, iterate, tracker, validation,
+        histories, control) -> epochs run``.
     objective : callable
         ``(rows, standard, penalty, model, penalised, moments=None, q=None)`` -> each target's
         loss (plus penalty) over the rows, by a pass (or from ``moments``); the rows' losses

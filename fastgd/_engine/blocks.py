@@ -52,7 +52,8 @@ def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backen
     get_backend(backend_name).run_epochs(
         Rows(X, Y, weights, index_for(n)), setup.standard, setup.penalty,
         plan_for_block(setup.plan, n, seed, epoch), setup.steps,
-        setup.checks._replace(every=0, moments=np.empty((0, 0))), model, tracker, no_rows,
+        setup.checks._replace(every=0, moments=np.empty((0, 0))), model,
+        Model(np.empty_like(model.coef), np.empty_like(model.intercept)), tracker, no_rows,
         new_histories(1, k), np.zeros(2, dtype=np.int64))
     return model, int(tracker.counts[UPDATES])
 

@@ -43,6 +43,8 @@ class Outcome(NamedTuple):
     #: the schedule that ran last.
     restarts: int = 0
     eta0: float = float("nan")
+    #: The last iterate (standardised), from which a stream goes on; None for many blocks.
+    iterate: Model | None = None
 
 
 #: Most restarts of an ``"auto"`` fit whose iterates blew up, each from the best model kept
@@ -187,7 +189,9 @@ def run_problem(problem, backend, control, histories):
     else:
         start = backend.objective(rows, setup.standard, setup.penalty, model, True)
     start_tracking(tracker, float(start.sum()), model.coef, model.intercept)
-    n_epochs = backend.run_epochs(rows, *setup, model, tracker, validation, histories, control)
+    iterate = Model(np.empty_like(model.coef), np.empty_like(model.intercept))
+    n_epochs = backend.run_epochs(rows, *setup, model, iterate, tracker, validation, histories,
+                                  control)
     restarts = 0
     while (tracker.counts[STATUS] == DIVERGED and problem.standardised
            and restarts < MAX_RESTARTS):
@@ -195,11 +199,12 @@ def run_problem(problem, backend, control, histories):
         done = n_epochs - 1
         setup, tracker = restart(setup, model, tracker, done)
         rest = Histories(histories.loss[done:], histories.validation[done:])
-        n_epochs = done + backend.run_epochs(rows, *setup, model, tracker, validation, rest,
-                                             control)
+        n_epochs = done + backend.run_epochs(rows, *setup, model, iterate, tracker, validation,
+                                             rest, control)
     exact = checks.moments.shape[0] == 0 and not validation.X.shape[0]
-    return finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
-                  exact, validation, restarts)
+    outcome = finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
+                     exact, validation, restarts)
+    return outcome._replace(iterate=iterate)
 
 
 def run_blocks(blocks, setup, model, control, histories, restartable=False):

@@ -85,14 +85,15 @@ def _check(data, val_data, validation, penalty, steps, checks, current, tracker)
                              checks)
 
 
-def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, validation,
-               histories, control):
+def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+               validation, histories, control):
     """Run epochs over ``rows`` as ``fastgd._kernels.epochs.run_epochs`` does; return the
     epochs run."""
     n = rows.X.shape[0]
     data, val_data = standardised(rows, standard), standardised(validation, standard)
     order = np.arange(n)
-    average = Model(model.coef.copy(), model.intercept.copy())
+    average = iterate
+    average.coef[:], average.intercept[:] = model.coef, model.intercept
     current, every = model, checks.every if checks.every > 0 else plan.n_batches
     average_start = plan.average_start
     interval_averages = validation.X.shape[0] > 0 and average_start < 0
@@ -135,6 +136,8 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
             if status != RUNNING:
                 break
     tracker.counts[UPDATES] = t
+    last = model.coef.copy(), model.intercept.copy()
     if 0 <= average_start < t:
         model.coef[:], model.intercept[:] = average.coef, average.intercept
+    iterate.coef[:], iterate.intercept[:] = last
     return n_epochs

@@ -73,8 +73,8 @@ def _check(rows, standard, penalty, steps, checks, current, tracker, validation,
 
 
 @reassociating_kernel
-def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, validation,
-               histories, control):
+def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+               validation, histories, control):
     """Run ``plan.epochs`` epochs from ``plan.first_epoch`` over ``rows``, updating ``model``,
     ``tracker`` and ``histories`` in place (see ``fastgd._engine.groups``).
 
@@ -87,7 +87,9 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
     ``control[1]`` receives the epochs completed. With validation rows and no averaging asked
     for, each check evaluates the average of the iterates since the check before: single
     iterates at a large step are noisy, and the lowest validation loss among them would often
-    be a lucky one. At the end ``model`` holds the model to return (the average, when averaging).
+    be a lucky one. At the end ``model`` holds the model to return (the average, when averaging)
+    and ``iterate`` (a model of the same shapes, used as the averaging buffer) the last iterate,
+    from which a later run may go on.
 
     Returns
     -------
@@ -97,7 +99,9 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
     k, d = model.coef.shape
     work = new_work(standard, k, d)
     state = np.empty(1, dtype=np.uint64)
-    average = Model(model.coef.copy(), model.intercept.copy())
+    average = iterate
+    average.coef[:, :] = model.coef
+    average.intercept[:] = model.intercept
     current = model
     checking = checks.every > 0
     every = checks.every if checking else plan.n_batches
@@ -135,9 +139,14 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, tracker, val
         if status != RUNNING:
             break
     tracker.counts[UPDATES] = t
-    if 0 <= average_start < t:
-        model.coef[:, :] = average.coef
-        model.intercept[:] = average.intercept
+    if 0 <= average_start < t:  # swap: the average to return, the iterate to go on from
+        for i in range(k):
+            for j in range(d):
+                model.coef[i, j], average.coef[i, j] = average.coef[i, j], model.coef[i, j]
+            model.intercept[i], average.intercept[i] = average.intercept[i], model.intercept[i]
+    else:
+        iterate.coef[:, :] = model.coef
+        iterate.intercept[:] = model.intercept
     return n_epochs
 
 

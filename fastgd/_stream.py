@@ -1,0 +1,248 @@
+"""Streams of chunks (``partial_fit``): one epoch a call, each call going on from the last.
+
+With ``learning_rate="auto"`` a stream keeps
+
+- running weighted moments of X's columns and of y (Chan, Golub & LeVeque's pairwise merge),
+  so that the standardisation follows the data as chunks arrive: a column that was constant
+  in the first chunks is learned once it varies;
+- the model in the user's units, re-expressed in each call's standardisation (the same
+  linear function, whatever the scaling);
+- a step stable for every chunk seen so far (the smallest ``stable_step`` of them, halved:
+  Bach & Moulines' constant step for averaged least-mean-squares), which never grows;
+- the Polyak-Ruppert average of the iterates over the whole stream (each call's last iterate,
+  weighted by the updates it ends), which is the model the stream returns. A constant step
+  with averaging approaches least squares as the stream goes on, where the iterates alone
+  stay at the noise floor of their step.
+
+An iterate that blows up restarts from where the call began with a smaller step (the
+driver's restarts), so a stream never returns non-finite coefficients: after every restart
+has failed it raises ``DivergenceError``. With a raw schedule nothing is standardised or
+averaged: calls on the same rows are exactly the epochs of one long fit.
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validation as v
+from . import schedules
+from ._curvature import stable_step
+from ._engine.backends import get_backend
+from ._engine.driver import run_problem
+from ._fit import run_fit
+from ._preparation import Scaling, continued, finish_offsets_scales, prepare, raw_scaling
+
+#: The stream's step is this share of the smallest stable step of its chunks.
+STREAM_STEP_SHARE = 1.0
+#: The stream's average gives a call's updates this many times their share of all updates:
+#: with 2, iterate ``s`` of ``t`` weighs in proportion to ``s`` (polynomial-decay averaging,
+#: Shamir & Zhang 2013), so that the early iterates far from the optimum are forgotten as
+#: ``1 / t^2`` instead of ``1 / t``.
+AVERAGE_SPAN = 2.0
+
+
+class Moments(NamedTuple):
+    """Running weighted moments of the columns ``[X, Y]``: total weight, means, and sums of
+    weighted squared deviations from the means."""
+
+    total: float
+    mean: np.ndarray
+    m2: np.ndarray
+
+
+def merge_moments(moments, X, Y, weights):
+    """``moments`` (None: none yet) with the rows ``X, Y`` (weights ``weights``) added.
+
+    Returns
+    -------
+    Moments
+    """
+    Z = np.column_stack([X, Y]).astype(np.float64, copy=False)
+    s = np.ones(len(Z)) if weights is None else weights
+    weight = float(s.sum())
+    mean = s @ Z / weight
+    m2 = s @ np.square(Z - mean)
+    if moments is None:
+        return Moments(weight, mean, m2)
+    total = moments.total + weight
+    delta = mean - moments.mean
+    return Moments(total, moments.mean + delta * (weight / total),
+                   moments.m2 + m2 + np.square(delta) * (moments.total * weight / total))
+
+
+def standardisation(moments, d, fit_intercept):
+    """The ``(x_offset, x_scale, y_offset, y_scale)`` of ``"auto"`` from running moments."""
+    variance = moments.m2 / moments.total
+    if fit_intercept:
+        offset, scale = moments.mean, np.sqrt(variance)
+    else:
+        offset, scale = np.zeros_like(moments.mean), np.sqrt(variance + moments.mean**2)
+    offset, scale = finish_offsets_scales(offset, scale)
+    y_scale = np.where(np.isfinite(scale[d:]), scale[d:], 1.0)  # a constant target
+    return offset[:d], scale[:d], offset[d:], y_scale
+
+
+class Continuation(NamedTuple):
+    """A stream's state between calls (see the module's notes).
+
+    coef, intercept : ndarray of shape (k, d) and (k,), float64
+        The last iterate, in the user's units.
+    average_coef, average_intercept : ndarray
+        The average of the iterates (the iterate itself with a raw schedule).
+    n_averaged : int
+        Updates the average stands for.
+    moments : Moments or None
+        Running moments (``"auto"`` only).
+    schedule : Schedule
+        The schedule that ran last (``"auto"``: ``Adaptive`` with the stream's step).
+    fit_intercept : bool
+    n_epochs, n_updates, seed : int
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    average_coef: np.ndarray
+    average_intercept: np.ndarray
+    n_averaged: int
+    moments: Moments | None
+    schedule: schedules.Schedule
+    fit_intercept: bool
+    n_epochs: int
+    n_updates: int
+    seed: int
+
+
+def continuation_of(result, scaling, total_weight):
+    """The :class:`Continuation` of a stream that goes on from a fitted ``result``: the fitted
+    model as the iterate and the average (standing for the fit's updates), and for ``"auto"``
+    running moments from the fit's ``scaling`` over ``total_weight``.
+
+    The fit's scaling holds each column's mean and spread, or without an intercept its root
+    mean square: as moments of mean 0, that merges with later chunks into the right root mean
+    square (all :func:`standardisation` reads then).
+    """
+    k = len(scaling.y_offset)
+    coef = np.asarray(result.coef, dtype=np.float64).reshape(k, -1)
+    intercept = np.asarray(result.intercept, dtype=np.float64).reshape(k)
+    moments = None
+    if scaling.standardised:
+        scale = np.concatenate([scaling.x_scale, scaling.y_scale])
+        moments = Moments(float(total_weight),
+                          np.concatenate([scaling.x_offset, scaling.y_offset]),
+                          np.where(np.isfinite(scale), scale, 0.0) ** 2 * total_weight)
+    return Continuation(coef, intercept, coef.copy(), intercept.copy(), int(result.n_updates),
+                        moments, result.learning_rate, bool(result.settings["fit_intercept"]),
+                        int(result.n_epochs), int(result.n_updates),
+                        int(result.settings["random_state"]))
+
+
+def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
+              learning_rate="auto", fit_intercept=True, penalty=None, alpha=0.0001,
+              l1_ratio=0.15, shuffle=True, drop_last=False, random_state=None, backend="auto"):
+    """Run one epoch over ``(X, y)``, continuing ``continuation`` (the one before's state).
+
+    The first call (``continuation=None``) starts from zero weights; later calls go on with the
+    model, the step counter ``t`` and the epoch count, and shuffle with the epoch's own stream
+    of the seed (``random_state`` when given, else the first call's). Options may change
+    between calls and apply from the next call on; ``fit_intercept`` may not. With a raw
+    schedule ``k`` calls on the same rows are the epochs of ``fastgd.fit(..., epochs=k,
+    tol=None)``; with ``"auto"`` the stream standardises with running moments and returns the
+    average of its iterates (see the module's notes). There is no stopping rule.
+
+    Returns
+    -------
+    result : FitResult
+        The stream's model after this call (``"auto"``: the average); ``loss_history`` is the
+        objective of the last iterate on these rows, ``n_updates`` the step counter ``t``.
+    continuation : Continuation
+        What the next call takes.
+    """
+    options = v.check_options(
+        batch_size=batch_size, epochs=1, learning_rate=learning_rate,
+        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
+        tol=None, n_iter_no_change=1)
+    X, y, weights = v.check_data(X, y, sample_weight)
+    d, k = X.shape[1], 1 if y.ndim == 1 else y.shape[1]
+    Y = y.reshape(X.shape[0], k)
+    if continuation is None:
+        zeros = np.zeros((k, d)), np.zeros(k)
+        continuation = Continuation(*zeros, *zeros, 0, None, schedules.Constant(1.0),
+                                    options["fit_intercept"], 0, 0,
+                                    v.check_random_state(random_state))
+    _check_continuable(continuation, d, k, options["fit_intercept"])
+    seed = continuation.seed if random_state is None else v.check_random_state(random_state)
+    auto = isinstance(options["learning_rate"], str)
+    moments = merge_moments(continuation.moments if auto else None, X, Y, weights)
+    scaling = (_auto_scaling(moments, X, weights, continuation, options) if auto
+               else raw_scaling(d, k, options["learning_rate"]))
+    backend = get_backend(v.check_backend(backend))
+    first = continuation.n_updates == 0  # the intercept starts at y's mean, not at 0
+    problem = prepare(X, Y, weights, coef_init=continuation.coef,
+                      intercept_init=None if first else continuation.intercept,
+                      average_start=continuation.n_updates if auto else -1, seed=seed,
+                      scaling=scaling, **options)
+    problem = continued(problem, problem.start.coef, problem.start.intercept,
+                        continuation.n_epochs, continuation.n_updates)
+    settings = dict(options, average=auto, sample_weight=weights is not None,
+                    warm_start=continuation.n_updates > 0)
+    outcomes = []
+
+    def run(control, histories):
+        outcomes.append(run_problem(problem, backend, control, histories))
+        return outcomes[0]
+
+    result, standardised = run_fit(problem, run, X, y, backend.name, settings, False)
+    outcome = outcomes[0]
+    updates = result.n_updates - continuation.n_updates
+    if auto:  # the call's average goes into the stream's; the iterate goes on
+        call_coef, call_intercept = problem.to_original_units(*standardised)
+        coef, intercept = problem.to_original_units(*outcome.iterate)
+        share = min(1.0, AVERAGE_SPAN * updates / max(result.n_updates, 1))
+        average_coef = continuation.average_coef + (call_coef - continuation.average_coef) * share
+        average_intercept = (continuation.average_intercept
+                             + (call_intercept - continuation.average_intercept) * share)
+        result = _with_model(result, average_coef, average_intercept, y.ndim)
+    else:
+        coef, intercept = problem.to_original_units(*standardised)
+        average_coef, average_intercept = coef, intercept
+    return result, Continuation(
+        coef, intercept, average_coef, average_intercept, continuation.n_averaged + updates,
+        moments if auto else None, result.learning_rate, options["fit_intercept"],
+        continuation.n_epochs + result.n_epochs, result.n_updates, seed)
+
+
+def _check_continuable(continuation, d, k, fit_intercept):
+    """Clear errors for rows or options that the stream cannot go on with."""
+    if continuation.coef.shape != (k, d):
+        shape = continuation.coef.shape
+        raise ValueError(
+            f"These rows have {d} features and {k} target(s), but the fit being continued has "
+            f"{shape[1]} and {shape[0]}: pass the same columns.")
+    if fit_intercept != continuation.fit_intercept:
+        raise ValueError(
+            f"fit_intercept changed to {fit_intercept} during a stream that began with "
+            f"{continuation.fit_intercept}: call fit (or start a new estimator) to change it.")
+
+
+def _auto_scaling(moments, X, weights, continuation, options):
+    """The :class:`Scaling` of a call of an ``"auto"`` stream: running standardisation and the
+    smallest step stable for the chunks so far."""
+    offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
+    step = STREAM_STEP_SHARE * stable_step(X, weights, *offsets_scales[:2],
+                                           options["fit_intercept"],
+                                           min(options["batch_size"], len(X)))
+    if isinstance(continuation.schedule, schedules.Adaptive):
+        step = min(step, continuation.schedule.eta0)
+    return Scaling(*offsets_scales, schedules.Adaptive(step), True)
+
+
+def _with_model(result, coef, intercept, y_ndim):
+    """``result`` with the model ``coef, intercept`` (shapes (k, d), (k,)) in its dtype and
+    shapes."""
+    dtype = result.coef.dtype
+    coef, intercept = coef.astype(dtype), intercept.astype(dtype)
+    if y_ndim == 1:
+        coef, intercept = coef[0], intercept[0]
+    return dataclasses.replace(result, coef=coef, intercept=intercept)
