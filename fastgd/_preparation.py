@@ -15,6 +15,11 @@ from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standard
                              batches, index_for, new_histories)
 from ._engine.stopping import check_interval
 
+#: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
+#: this one up (and for a fixed number of epochs): averaging reaches moderate precision in
+#: far fewer epochs, while the plain iterates of ever smaller steps reach a tight tolerance
+#: sooner (an average lags behind them).
+AVERAGING_MIN_TOL = 1e-4
 #: Rows of a memory-mapped X kept in the streamed fit's problem (the blocks are streamed).
 HEAD_ROWS = 2048
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
@@ -280,7 +285,9 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         Steps(int(kind), float(eta0), float(p1), float(p2)),
         Checks(check_interval(kind, d, n_batches, early_stopping),
                0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
-               bool(auto or early_stopping), np.empty((0, 0))))
+               bool(auto or early_stopping), np.empty((0, 0)),
+               bool(auto and average_start < 0 and not early_stopping
+                    and (tol is None or tol >= AVERAGING_MIN_TOL))))
     return Problem(rows=Rows(X, Y, weights, index_for(n)),
                    validation=Rows(X_val, Y_val, weights_val, index_for(0)), setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),

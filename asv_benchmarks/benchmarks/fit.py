@@ -55,7 +55,7 @@ class EpochKernel(Benchmark):
             groups.Plan(True, batch_size, -(-n_samples // batch_size), False, True, 12345, -1,
                         0, 1, 1.0),
             groups.Steps(0, 1e-3, 0.0, 0.0),
-            groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0))), model,
+            groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0)), False), model,
             groups.Model(np.zeros((1, d)), np.zeros(1)), groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),
             np.zeros(2, dtype=np.int64))
         self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile

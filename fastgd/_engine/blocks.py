@@ -93,7 +93,9 @@ class Chunks(Blocks):
 def blocks_setup(problem, blocks, batch_size, n_rows, shift):
     """The :class:`Setup` of a fit over ``blocks`` from ``problem``, built on a sample of rows:
     the user's ``batch_size``, and the data's moments for the checks when they pay."""
-    setup = problem.setup._replace(plan=problem.setup.plan._replace(batch_size=batch_size))
+    setup = problem.setup._replace(  # blocks pass their last iterate on, not an average
+        plan=problem.setup.plan._replace(batch_size=batch_size),
+        checks=problem.setup.checks._replace(average_phases=False))
     backend = get_backend(blocks.backend_name)
     if wants_moments(backend, n_rows, problem.rows.X.shape[1], setup.plan.epochs):
         checks = setup.checks._replace(moments=blocks.moments(setup.standard, shift))

@@ -202,8 +202,10 @@ def run_problem(problem, backend, control, histories):
         n_epochs = done + backend.run_epochs(rows, *setup, model, iterate, tracker, validation,
                                              rest, control)
     exact = checks.moments.shape[0] == 0 and not validation.X.shape[0]
+    last_iterate = (iterate if setup.checks.average_phases and not validation.X.shape[0]
+                    else None)
     outcome = finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
-                     exact, validation, restarts)
+                     exact, validation, restarts, last_iterate)
     return outcome._replace(iterate=iterate)
 
 
@@ -257,8 +259,12 @@ def _moment_objective(setup, model, moments):
     return out + penalty_of(model.coef, setup.penalty)
 
 
-def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation, restarts=0):
+def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation, restarts=0,
+           last_iterate=None):
     """End a fit: the kept model, its exact objective, the closing L1 step, once.
+
+    A ``last_iterate`` (of a fit whose checks saw averages) is returned instead when its
+    objective is lower: in the transient part of a phase the iterate leads its average.
 
     ``exact``: the last check's losses are an exact pass over the training rows (no moments,
     no validation rows), so they need no second pass when the last model is returned.
@@ -281,6 +287,11 @@ def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation
         exact = False
     if not exact:
         loss[last] = blocks.objective(setup, model)
+    if last_iterate is not None:
+        losses = blocks.objective(setup, last_iterate)
+        if losses.sum() < loss[last].sum():
+            model.coef[:], model.intercept[:] = last_iterate
+            loss[last] = losses
     if not validating and np.any(setup.penalty.l1 > 0.0):
         before = model.coef.copy(), model.intercept.copy()
         steps = setup.steps

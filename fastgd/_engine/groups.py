@@ -106,6 +106,11 @@ class Checks(NamedTuple):
     moments : ndarray of shape (d + k + 1, d + k + 1), or (0, 0)
         Centred moments of the standardised block (``fastgd._kernels.losses.moment_sums``), for
         training losses at checks in O(k d^2); empty: a pass over the rows.
+    average_phases : bool
+        Whether the iterates are averaged over each phase of an adaptive step (from the first
+        update, and again from each change of the step): the checks and the returned model
+        are the phase's average (``"auto"``). A constant step with averaging converges for
+        least squares (Bach & Moulines 2013), where the iterates stay at its noise floor.
     """
 
     every: int
@@ -114,6 +119,7 @@ class Checks(NamedTuple):
     window: int
     keep_best: bool
     moments: np.ndarray
+    average_phases: bool
 
 
 class Model(NamedTuple):

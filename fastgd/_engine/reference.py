@@ -10,7 +10,8 @@ import numpy as np
 
 from ..schedules import step_size
 from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
-from .stopping import INTERRUPTED, RUNNING, record_check, within_one_standard_error
+from .stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
+                       within_one_standard_error)
 
 
 def standardised(rows, standard):
@@ -71,8 +72,9 @@ def proximal_step(model, fit_intercept, standard, penalty, eta, sums):
                 model.intercept[:] -= eta * r_sum / weight
 
 
-def _check(data, val_data, validation, penalty, steps, checks, current, tracker):
-    """Evaluate ``current`` at a check and apply the stopping rule; return the status."""
+def _check(data, val_data, validation, penalty, steps, checks, current, model, tracker):
+    """Evaluate ``current`` (with ``checks.average_phases``, the better of it and the iterate
+    ``model``) at a check and apply the stopping rule; return the losses and the status."""
     if validation.X.shape[0] > 0:
         out = _losses(val_data, penalty, current, False)
         tracker.q[:] = _row_losses(val_data[0], val_data[1], current).sum(axis=1)
@@ -81,6 +83,10 @@ def _check(data, val_data, validation, penalty, steps, checks, current, tracker)
             tracker.q_lowest[:] = tracker.q
     else:
         out, close = _losses(data, penalty, current, True), False
+        if checks.average_phases:
+            iterate_out = _losses(data, penalty, model, True)
+            if iterate_out.sum() < out.sum():
+                out, current = iterate_out, model
     return out, record_check(tracker, out.sum(), close, current.coef, current.intercept, steps,
                              checks)
 
@@ -98,6 +104,7 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
     average_start = plan.average_start
     interval_averages = validation.X.shape[0] > 0 and average_start < 0
     t, status, n_epochs = tracker.counts[UPDATES], RUNNING, 0
+    phase_eta = np.nan
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is divergence, as in kernels
         for run_epoch in range(plan.epochs):
             epoch = plan.first_epoch + run_epoch
@@ -105,6 +112,9 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
                 order = np.random.default_rng([plan.seed, 0, epoch]).permutation(n)
             for batch in range(plan.n_batches):
                 rows_b = order[batch * plan.batch_size:(batch + 1) * plan.batch_size]
+                if (checks.average_phases and batch % every == 0
+                        and restart_averaging(tracker, phase_eta, model.coef, model.intercept)):
+                    average_start, phase_eta = t, tracker.values[ETA]
                 eta_t = step_size(steps.kind, tracker.values[ETA], steps.p1, steps.p2, t, epoch)
                 G, r_sum, weight = _gradient(data, rows_b, model)
                 if weight > 0:  # unbiased: divided by the rows' expected weight, not their own
@@ -120,7 +130,7 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
                     current = average
                 if checks.every > 0 and ((batch + 1) % every == 0 or batch + 1 == plan.n_batches):
                     out, status = _check(data, val_data, validation, penalty, steps, checks,
-                                         current, tracker)
+                                         current, model, tracker)
                     if status != RUNNING:
                         break
             n_epochs = run_epoch + 1

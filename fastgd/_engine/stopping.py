@@ -168,6 +168,32 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
 
 
 @shared
+def restarts_average(tracker, phase_eta):
+    """Whether the average starts again before the next updates (``Checks.average_phases``):
+    at the fit's start (``phase_eta`` NaN) and after its check 1, 2, 4, 8, ... So the average
+    always spans the latest half of the fit's updates or more: tail averaging, which forgets
+    the first, transient iterates (an average from the start lags behind them). A change of
+    step does not restart it: an average over a short span at the new step would be noisier
+    than the long one it is compared with."""
+    if math.isnan(phase_eta):
+        return True
+    done = tracker.counts[N_CHECKS]
+    return done > 0 and (done & (done - 1)) == 0
+
+
+@shared
+def restart_averaging(tracker, phase_eta, coef, intercept):
+    """Apply :func:`restarts_average` before the next updates of the iterate ``coef,
+    intercept``; return whether the average starts again. A new phase (after the first) goes
+    on from the best model checked, an average, not from the last iterate: the iterate at the
+    end of a phase is as noisy as its step, the average is not."""
+    if tracker.values[ETA] != phase_eta and not math.isnan(phase_eta):
+        coef[:, :] = tracker.best_coef
+        intercept[:] = tracker.best_intercept
+    return restarts_average(tracker, phase_eta)
+
+
+@shared
 def start_tracking(tracker, start_loss, coef, intercept):
     """Record the loss of the starting model, which is the kept one until a check beats it."""
     tracker.values[START_LOSS] = start_loss

@@ -9,7 +9,8 @@ fit. ``fastgd._engine.reference`` is the NumPy twin of this module.
 import numpy as np
 
 from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
-from .._engine.stopping import INTERRUPTED, RUNNING, record_check, within_one_standard_error
+from .._engine.stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
+                                within_one_standard_error)
 from ..schedules import step_size
 from .jit import inlined_kernel, inlined_reassociating_kernel, kernel, reassociating_kernel
 from .losses import effective_weights_of, new_work, objective
@@ -54,11 +55,13 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
 
 
 @inlined_kernel
-def _check(rows, standard, penalty, steps, checks, current, tracker, validation, work):
+def _check(rows, standard, penalty, steps, checks, current, model, tracker, validation, work):
     """Evaluate the model ``current`` at a check and apply the stopping rule; return the status.
 
     The check's loss is the validation loss when there are validation rows, else the training
-    objective (from ``checks.moments`` when given).
+    objective (from ``checks.moments`` when given). With ``checks.average_phases`` the check
+    is of the better of the average ``current`` and the iterate ``model``: the average wins at
+    a step's noise floor, the iterate while it is still on its way (the average lags behind).
     """
     if validation.X.shape[0] > 0:
         loss = objective(validation, standard, penalty, current, False, np.empty((0, 0)), work,
@@ -69,6 +72,14 @@ def _check(rows, standard, penalty, steps, checks, current, tracker, validation,
     else:
         loss = objective(rows, standard, penalty, current, True, checks.moments, work, None)
         close = False
+        if checks.average_phases:
+            saved = work.out.copy()
+            iterate_loss = objective(rows, standard, penalty, model, True, checks.moments, work,
+                                     None)
+            if iterate_loss < loss:
+                loss, current = iterate_loss, model
+            else:
+                work.out[:] = saved
     return record_check(tracker, loss, close, current.coef, current.intercept, steps, checks)
 
 
@@ -108,6 +119,7 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
     average_start = plan.average_start
     interval_averages = validation.X.shape[0] > 0 and average_start < 0
     t = tracker.counts[UPDATES]
+    phase_eta = np.nan
     status = RUNNING
     n_epochs = 0
     for run_epoch in range(plan.epochs):
@@ -119,13 +131,16 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
             last = min(first + every, plan.n_batches)
             if interval_averages:
                 average_start = t
+            if checks.average_phases and restart_averaging(tracker, phase_eta, model.coef,
+                                                           model.intercept):
+                average_start, phase_eta = t, tracker.values[ETA]
             t = _batches(rows, standard, penalty, plan, steps, tracker.values[ETA],
                          (first, last, epoch, average_start), t, model, average, work)
             first = last
             if 0 <= average_start < t:
                 current = average
             if checking:
-                status = _check(rows, standard, penalty, steps, checks, current, tracker,
+                status = _check(rows, standard, penalty, steps, checks, current, model, tracker,
                                 validation, work)
         n_epochs = run_epoch + 1
         if checking:
