@@ -40,6 +40,9 @@ def main(argv=None):
                        help="the accuracy table (excess MSE over lstsq per problem family)")
     bench.add_argument("--scale", action="store_true",
                        help="out-of-core memory and Dask epoch time against the workers")
+    bench.add_argument("--time-to-solution", action="store_true",
+                       help="seconds to a default fit against lstsq and scikit-learn's SGD "
+                            "(well and ill conditioned data)")
     from ._commands import cli as _cli
 
     _cli.add_fit_arguments(fit)
@@ -58,7 +61,7 @@ def main(argv=None):
             from ._commands.bench import run_bench
 
             run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy,
-                      scale_only=args.scale)
+                      scale_only=args.scale, solution_only=args.time_to_solution)
     except _cli.CommandError as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -22,3 +22,19 @@ def test_lecture_loop_and_fastgd_fit_the_same_model():
     fitted = _bench.fastgd_fit(X, y, batch_size=500, epochs=200, backend="numpy")
     np.testing.assert_allclose(theta[1:], fitted.coef, rtol=1e-10)
     assert theta[0] == np.float64(fitted.intercept) or np.isclose(theta[0], fitted.intercept)
+
+
+def test_time_to_solution_table_lists_every_method_and_both_conditions():
+    lines = []
+    _bench.run_bench(quick=True, solution_only=True, out=lines.append)
+    rows = [line for line in lines if line.startswith("| 5,000") or line.startswith("| 20,000")]
+    assert len(rows) == 4 and sum("| ill |" in row for row in rows) == 2
+    for row in rows:  # fastgd's excess is in the fifth column, scikit-learn's in the last
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert float(cells[4]) <= 1e-3 and cells[6].endswith(" s")
+
+
+def test_ill_conditioned_data_is_ill_conditioned():
+    X, _ = _bench.conditioned_data(2000, 8, ill=True)
+    assert np.linalg.cond(X) > 1e4
+    assert np.linalg.cond((X - X.mean(axis=0)) / X.std(axis=0)) > 10

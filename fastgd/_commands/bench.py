@@ -200,6 +200,69 @@ def auto_vs_lstsq(n_samples, n_features, out):
         f"relative excess MSE {excess:.1e}; np.linalg.lstsq: {t_lstsq:.3f} s")
 
 
+#: Shapes of the time-to-solution table (the last two in quick mode: small).
+SOLUTION_SHAPES = [(1_000_000, 10), (200_000, 200), (50_000, 1_000), (20_000, 2_000)]
+QUICK_SOLUTION_SHAPES = [(20_000, 10), (5_000, 100)]
+
+
+def conditioned_data(n_samples, n_features, ill, seed=0):
+    """Gaussian rows and a linear model with unit noise; ``ill``: correlated columns (AR(1),
+    rho 0.9) scaled from 1e-2 to 1e2 (X's condition number is then above 1e4, and above 10
+    once the columns are standardised)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_samples, n_features))
+    if ill:
+        for j in range(1, n_features):  # AR(1) across the columns, one column at a time
+            X[:, j] = 0.9 * X[:, j - 1] + np.sqrt(1 - 0.81) * X[:, j]
+        X *= np.logspace(-2, 2, n_features)
+    y = X @ (rng.uniform(-2, 2, n_features) / X.std(axis=0)) + 1.5 + rng.standard_normal(
+        n_samples)
+    return X, y
+
+
+def time_to_solution(out, shapes=SOLUTION_SHAPES):
+    """Seconds to a default fit against ``np.linalg.lstsq`` and scikit-learn's
+    ``SGDRegressor`` defaults in a ``StandardScaler`` pipeline, with each one's relative
+    excess training MSE over lstsq's, on well and ill conditioned data (every method warmed
+    on small data first)."""
+    sklearn = _available("sklearn")
+    if sklearn:
+        from sklearn.linear_model import SGDRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        def sgd(X, y):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # ConvergenceWarning
+                return make_pipeline(StandardScaler(), SGDRegressor(random_state=0)).fit(X, y)
+
+        sgd(*make_data(200, 3))
+    fit(*make_data(200, 3), random_state=0)
+    out("\n| shape | data | fastgd default | epochs | excess | lstsq | sklearn SGD pipeline "
+        "| excess |\n|---|---|---|---|---|---|---|---|")
+    for n_samples, n_features in shapes:
+        for ill in (False, True):
+            X, y = conditioned_data(n_samples, n_features, ill)
+            start = time.perf_counter()
+            A = np.column_stack([X, np.ones(n_samples)])
+            solution = np.linalg.lstsq(A, y, rcond=None)[0]
+            t_lstsq = time.perf_counter() - start
+            best = np.mean((A @ solution - y) ** 2)
+            del A
+            start = time.perf_counter()
+            result = fit(X, y, random_state=0)
+            t_fit = time.perf_counter() - start
+            excess = np.mean((result.predict(X) - y) ** 2) / best - 1
+            peer = "not installed | -"
+            if sklearn:
+                start = time.perf_counter()
+                model = sgd(X, y)
+                t_sgd = time.perf_counter() - start
+                peer = (f"{t_sgd:.2f} s | {np.mean((model.predict(X) - y) ** 2) / best - 1:.1e}")
+            out(f"| {n_samples:,} x {n_features:,} | {'ill' if ill else 'well'} | "
+                f"{t_fit:.2f} s | {result.n_epochs} | {excess:.1e} | {t_lstsq:.2f} s | {peer} |")
+
+
 def accuracy(out, seeds=5, max_epochs=200):
     """The README's accuracy table: relative excess training MSE over np.linalg.lstsq with
     the defaults, the worst of ``seeds`` shuffling seeds, on every problem family."""
@@ -308,7 +371,8 @@ def two_threads(n_samples, n_features, batch_size, out):
         " of the time one after the other")
 
 
-def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only=False):
+def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only=False,
+              solution_only=False):
     """Print the comparison tables.
 
     Parameters
@@ -319,6 +383,8 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         Print the accuracy table (:func:`accuracy`) instead.
     scale_only : bool, default False
         Measure :func:`out_of_core` and :func:`dask_workers` instead.
+    solution_only : bool, default False
+        Print the time-to-solution table (:func:`time_to_solution`) instead.
     repeats : int, default 3
         Timed runs of the fast methods (the best is kept).
     out : callable, default print
@@ -330,6 +396,9 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
     if scale_only:
         out_of_core(out)
         dask_workers(out)
+        return
+    if solution_only:
+        time_to_solution(out, QUICK_SOLUTION_SHAPES if quick else SOLUTION_SHAPES)
         return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
         f"best of {repeats}, peers warmed first")
