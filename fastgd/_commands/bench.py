@@ -202,7 +202,7 @@ def auto_vs_lstsq(n_samples, n_features, out):
 
 #: Shapes of the time-to-solution table (the last two in quick mode: small).
 SOLUTION_SHAPES = [(1_000_000, 10), (200_000, 200), (50_000, 1_000), (20_000, 2_000)]
-QUICK_SOLUTION_SHAPES = [(20_000, 10), (5_000, 100)]
+QUICK_SOLUTION_SHAPES = [(5_000, 10), (2_000, 50)]
 
 
 def conditioned_data(n_samples, n_features, ill, seed=0):
