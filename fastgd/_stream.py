@@ -7,10 +7,11 @@ With ``learning_rate="auto"`` a stream keeps
   in the first chunks is learned once it varies;
 - the model in the user's units, re-expressed in each call's standardisation (the same
   linear function, whatever the scaling);
-- a step stable for every chunk seen so far (the smallest ``stable_step`` of them, halved:
-  Bach & Moulines' constant step for averaged least-mean-squares), which never grows;
-- the Polyak-Ruppert average of the iterates over the whole stream (each call's last iterate,
-  weighted by the updates it ends), which is the model the stream returns. A constant step
+- a step stable for every chunk seen so far (the smallest ``stable_step`` of them), which
+  never grows (Bach & Moulines: a constant step with averaging converges for least squares);
+- the average of the iterates over the whole stream, which is the model the stream returns:
+  each call's average of its iterates folded in with share ``2 u / t`` (``u`` the call's
+  updates, ``t`` all updates so far), so that later iterates weigh more. A constant step
   with averaging approaches least squares as the stream goes on, where the iterates alone
   stay at the noise floor of their step.
 
@@ -33,8 +34,6 @@ from ._engine.driver import run_problem
 from ._fit import run_fit
 from ._preparation import Scaling, continued, finish_offsets_scales, prepare, raw_scaling
 
-#: The stream's step is this share of the smallest stable step of its chunks.
-STREAM_STEP_SHARE = 1.0
 #: The stream's average gives a call's updates this many times their share of all updates:
 #: with 2, iterate ``s`` of ``t`` weighs in proportion to ``s`` (polynomial-decay averaging,
 #: Shamir & Zhang 2013), so that the early iterates far from the optimum are forgotten as
@@ -230,9 +229,8 @@ def _auto_scaling(moments, X, weights, continuation, options):
     """The :class:`Scaling` of a call of an ``"auto"`` stream: running standardisation and the
     smallest step stable for the chunks so far."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
-    step = STREAM_STEP_SHARE * stable_step(X, weights, *offsets_scales[:2],
-                                           options["fit_intercept"],
-                                           min(options["batch_size"], len(X)))
+    step = stable_step(X, weights, *offsets_scales[:2], options["fit_intercept"],
+                       min(options["batch_size"], len(X)))
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
     return Scaling(*offsets_scales, schedules.Adaptive(step), True)
