@@ -9,7 +9,7 @@ by ``(seed, epoch)`` (the kernels use their own generator), so the two agree exa
 import numpy as np
 
 from ..schedules import step_size
-from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
+from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES
 from .stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                        within_one_standard_error)
 

@@ -8,7 +8,7 @@ fit. ``fastgd._engine.reference`` is the NumPy twin of this module.
 
 import numpy as np
 
-from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Model
+from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES
 from .._engine.stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                                 within_one_standard_error)
 from ..schedules import step_size
