@@ -189,7 +189,14 @@ def _refuse_streamed(options, average_start, coef_init, intercept_init):
 
 def run_fit(problem, run, X, y, backend_name, settings, progress):
     """Run the fit ``run(control, histories)`` of ``problem`` (watched, see
-    ``fastgd._progress``) and make its result (``fastgd._results.make_result``)."""
+    ``fastgd._progress``) and make its result (``fastgd._results.make_result``).
+
+    Returns
+    -------
+    result : FitResult
+    outcome : Outcome
+        The driver's, in the backends' space (what a stream goes on from).
+    """
     control = np.zeros(2, dtype=np.int64)
     histories = problem.new_histories()
     watch, bar = wants_watching(progress, X.size * problem.epochs)
@@ -204,4 +211,4 @@ def run_fit(problem, run, X, y, backend_name, settings, progress):
                               describe, bar, immediate=progress is True)
     else:
         outcome = run(control, histories)
-    return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings)
+    return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings), outcome

@@ -128,9 +128,7 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
 
     Returns
     -------
-    result : FitResult
-    standardised : tuple
-        The fitted coefficients and intercepts in the backends' space, shapes (k, d) and (k,).
+    FitResult
     """
     coef, intercept, losses, val_losses, n_epochs, n_updates, status, restarts, eta0 = outcome[:9]
     if status == INTERRUPTED:
@@ -145,7 +143,6 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
             "for InverseTime), or learning_rate='auto', which scales the data and picks a step "
             "that is stable for its rows."
         )
-    standardised = coef.copy(), intercept.copy()
     with np.errstate(over="ignore", invalid="ignore"):  # checked just below
         coef, intercept, losses, val_losses = problem.to_original_units(
             coef, intercept, losses, val_losses)
@@ -171,7 +168,7 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
         interrupted=status == INTERRUPTED, backend=backend_name,
         learning_rate=schedule, batch_size=problem.setup.plan.batch_size, settings=settings,
     )
-    return result, standardised
+    return result
 
 
 def to_json(result, path=None):

@@ -89,8 +89,6 @@ class Continuation(NamedTuple):
         The last iterate, in the user's units.
     average_coef, average_intercept : ndarray
         The average of the iterates (the iterate itself with a raw schedule).
-    n_averaged : int
-        Updates the average stands for.
     moments : Moments or None
         Running moments (``"auto"`` only).
     schedule : Schedule
@@ -103,7 +101,6 @@ class Continuation(NamedTuple):
     intercept: np.ndarray
     average_coef: np.ndarray
     average_intercept: np.ndarray
-    n_averaged: int
     moments: Moments | None
     schedule: schedules.Schedule
     fit_intercept: bool
@@ -114,7 +111,8 @@ class Continuation(NamedTuple):
 
 def continuation_of(result, scaling, total_weight):
     """The :class:`Continuation` of a stream that goes on from a fitted ``result``: the fitted
-    model as the iterate and the average (standing for the fit's updates), and for ``"auto"``
+    model as the iterate and the average (standing for the fit's updates, ``n_updates``), and
+    for ``"auto"``
     running moments from the fit's ``scaling`` over ``total_weight``.
 
     The fit's scaling holds each column's mean and spread, or without an intercept its root
@@ -130,8 +128,7 @@ def continuation_of(result, scaling, total_weight):
         moments = Moments(float(total_weight),
                           np.concatenate([scaling.x_offset, scaling.y_offset]),
                           np.where(np.isfinite(scale), scale, 0.0) ** 2 * total_weight)
-    return Continuation(coef, intercept, coef.copy(), intercept.copy(), int(result.n_updates),
-                        moments, result.learning_rate, bool(result.settings["fit_intercept"]),
+    return Continuation(coef, intercept, coef.copy(), intercept.copy(), moments, result.learning_rate, bool(result.settings["fit_intercept"]),
                         int(result.n_epochs), int(result.n_updates),
                         int(result.settings["random_state"]))
 
@@ -167,7 +164,7 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     Y = y.reshape(X.shape[0], k)
     if continuation is None:
         zeros = np.zeros((k, d)), np.zeros(k)
-        continuation = Continuation(*zeros, *zeros, 0, None, schedules.Constant(1.0),
+        continuation = Continuation(*zeros, *zeros, None, schedules.Constant(1.0),
                                     options["fit_intercept"], 0, 0,
                                     v.check_random_state(random_state))
     _check_continuable(continuation, d, k, options["fit_intercept"])
@@ -186,17 +183,12 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
                         continuation.n_epochs, continuation.n_updates)
     settings = dict(options, average=auto, sample_weight=weights is not None,
                     warm_start=continuation.n_updates > 0)
-    outcomes = []
-
-    def run(control, histories):
-        outcomes.append(run_problem(problem, backend, control, histories))
-        return outcomes[0]
-
-    result, standardised = run_fit(problem, run, X, y, backend.name, settings, False)
-    outcome = outcomes[0]
+    result, outcome = run_fit(
+        problem, lambda control, histories: run_problem(problem, backend, control, histories),
+        X, y, backend.name, settings, False)
     updates = result.n_updates - continuation.n_updates
     if auto:  # the call's average goes into the stream's; the iterate goes on
-        call_coef, call_intercept = problem.to_original_units(*standardised)
+        call_coef, call_intercept = problem.to_original_units(outcome.coef, outcome.intercept)
         coef, intercept = problem.to_original_units(*outcome.iterate)
         share = min(1.0, AVERAGE_SPAN * updates / max(result.n_updates, 1))
         average_coef = continuation.average_coef + (call_coef - continuation.average_coef) * share
@@ -204,10 +196,10 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
                              + (call_intercept - continuation.average_intercept) * share)
         result = _with_model(result, average_coef, average_intercept, y.ndim)
     else:
-        coef, intercept = problem.to_original_units(*standardised)
+        coef, intercept = problem.to_original_units(outcome.coef, outcome.intercept)
         average_coef, average_intercept = coef, intercept
     return result, Continuation(
-        coef, intercept, average_coef, average_intercept, continuation.n_averaged + updates,
+        coef, intercept, average_coef, average_intercept,
         moments if auto else None, result.learning_rate, options["fit_intercept"],
         continuation.n_epochs + result.n_epochs, result.n_updates, seed)
 

@@ -86,7 +86,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         raise
     settings = dict(options, average=False, sample_weight=W is not None, warm_start=False,
                     n_blocks=len(blocks.blocks))
-    return make_result(problem, X.dtype, y_ndim, outcome, backend_name, settings)[0]
+    return make_result(problem, X.dtype, y_ndim, outcome, backend_name, settings)
 
 
 class DaskBlocks(Blocks):
