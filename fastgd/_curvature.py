@@ -22,7 +22,10 @@ that matter: every row of a small problem; else ``SAMPLE_ROWS`` evenly spaced ro
 share of the data it stands for. Exactly (an eigensolver) up to ``EXACT_FEATURES`` features;
 above, as the largest Rayleigh quotient over candidate directions (every axis, every top row,
 the leading eigenvector of the fourth-moment matrix). It is never above the largest squared
-row norm, which bounds it for any data.
+row norm, which bounds it for any data. A sparse X is never filled in: up to
+``EXACT_FEATURES`` columns its sample of rows is made dense; above, ``lambda_max`` comes from
+products with the centred sample (a linear operator) and ``R2`` is bounded by the largest
+weighted squared row norm, found exactly by a pass over the stored entries.
 """
 
 import numpy as np
@@ -44,7 +47,7 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
+    X : ndarray or scipy.sparse CSR matrix of shape (n, d)
         Raw rows (may be memory-mapped: one pass in chunks, and no temporary of n floats).
     weights : ndarray of shape (n,) or None
     x_offset, x_scale : ndarray of shape (d,)
@@ -62,13 +65,15 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
     top, top_norms, n_live = _largest_rows(X, weights, mean_weight, x_offset, inverse,
                                            fit_intercept)
     sample, share = _sample_rows(X.shape[0], weights, top, n_live)
-    Z = (np.asarray(X[sample], dtype=np.float64) - x_offset) * inverse
-    if fit_intercept:
-        Z = np.column_stack([Z, np.ones(len(sample))])
-    q = np.einsum("ij,ij->i", Z, Z)
-    if weights is not None:
-        q *= weights[sample] / mean_weight
-    lam, r2 = _moments_eigenvalues(Z, share, q)
+    if _sparse(X) and X.shape[1] + fit_intercept > EXACT_FEATURES:
+        Z = _centred_operator(X[sample], x_offset, inverse, fit_intercept)
+        lam, r2 = _power_eigenvalue(_scaled_rows(np.sqrt(share), Z))[0], np.inf
+    else:
+        Z = _standardised_sample(X, sample, x_offset, inverse, fit_intercept)
+        q = np.einsum("ij,ij->i", Z, Z)
+        if weights is not None:
+            q *= weights[sample] / mean_weight
+        lam, r2 = _moments_eigenvalues(Z, share, q)
     r2 = min(max(r2, lam), float(top_norms.max()))
     denominator = r2 + (batch_size - 1.0) * lam
     return batch_size / denominator if denominator > 0 else 1.0
@@ -89,11 +94,15 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
     n, d = X.shape
     rows, norms = np.empty(0, dtype=np.intp), np.empty(0)
     n_live = n if weights is None else int(np.count_nonzero(weights > 0))
-    step = max(1, CHUNK_BYTES // (8 * d))
+    step = n if _sparse(X) else max(1, CHUNK_BYTES // (8 * d))
     for start in range(0, n, step):
-        Z = X[start:start + step] - x_offset
-        Z *= inverse
-        q = np.einsum("ij,ij->i", Z, Z) + float(fit_intercept)
+        if _sparse(X):  # |z|^2 = sum over stored entries of (x^2 - 2 m x) / s^2, plus |m / s|^2
+            q = (X.power(2) @ np.square(inverse) - 2.0 * (X @ (x_offset * np.square(inverse)))
+                 + np.sum(np.square(x_offset * inverse)) + float(fit_intercept))
+        else:
+            Z = X[start:start + step] - x_offset
+            Z *= inverse
+            q = np.einsum("ij,ij->i", Z, Z) + float(fit_intercept)
         if weights is not None:
             s = weights[start:start + step]
             q *= s / mean_weight
@@ -105,6 +114,56 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
             rows, norms = rows[keep], norms[keep]
     live = norms > -np.inf
     return rows[live], norms[live], n_live
+
+
+def _sparse(X):
+    return not isinstance(X, np.ndarray)
+
+
+def _standardised_sample(X, sample, x_offset, inverse, fit_intercept):
+    """The standardised rows ``sample`` of X (dense), with a column of ones for the
+    intercept."""
+    Z = X[sample]
+    Z = Z.toarray() if _sparse(Z) else np.asarray(Z)
+    Z = (Z.astype(np.float64, copy=False) - x_offset) * inverse
+    return np.column_stack([Z, np.ones(len(sample))]) if fit_intercept else Z
+
+
+def _centred_operator(X, x_offset, inverse, fit_intercept):
+    """The standardised rows of a sparse X, with a column of ones for the intercept, as a
+    linear operator (``(X - m) / s`` is never formed)."""
+    from scipy.sparse.linalg import LinearOperator
+
+    n, d = X.shape
+    X = X.astype(np.float64) @ sp_diags(inverse)
+    m = x_offset * inverse
+
+    def matvec(v):
+        v = np.ravel(v)
+        out = X @ v[:d] - m @ v[:d]
+        return out + v[d] if fit_intercept else out
+
+    def rmatvec(u):
+        u = np.ravel(u)
+        out = X.T @ u - m * u.sum()
+        return np.append(out, u.sum()) if fit_intercept else out
+
+    return LinearOperator((n, d + fit_intercept), matvec=matvec, rmatvec=rmatvec,
+                          dtype=np.float64)
+
+
+def _scaled_rows(factors, Z):
+    """The operator ``diag(factors) @ Z``."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    return aslinearoperator(sp_diags(factors)) @ Z
+
+
+def sp_diags(values):
+    """``scipy.sparse.diags(values)`` (SciPy is imported only for sparse input)."""
+    import scipy.sparse as sp
+
+    return sp.diags(values)
 
 
 def _sample_rows(n, weights, top, n_live):

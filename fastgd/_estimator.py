@@ -82,7 +82,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array_like of shape (n_samples, n_features)
+        X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
         y : array_like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array_like of shape (n_samples,), optional
         coef_init, intercept_init : array_like, optional
@@ -104,8 +104,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
             intercept_init=intercept_init, random_state=self.random_state,
             backend=self.backend, progress=self.progress)
-        weights = check_sample_weight(sample_weight, len(X))
-        total = len(X) if weights is None else float(weights.sum())
+        weights = check_sample_weight(sample_weight, X.shape[0])
+        total = X.shape[0] if weights is None else float(weights.sum())
         self._continuation = continuation_of(result, scaling, total)
         self._n_outputs = y.ndim
         self._set_fitted(result, result.n_epochs, result.loss_history)
@@ -168,7 +168,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32],
+                          accept_sparse="csr")
         coef = np.asarray(self.coef_)
         intercept = np.asarray(self.intercept_)
         predictions = X @ coef.T + (intercept[0] if coef.ndim == 1 else intercept)
@@ -176,7 +177,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
 
     def _validate(self, X, y, reset):
         return validate_data(self, X, y, reset=reset, dtype=[np.float64, np.float32],
-                             multi_output=True, y_numeric=True)
+                             multi_output=True, y_numeric=True, accept_sparse="csr")
 
     def _set_fitted(self, result, n_iter, curve):
         self.fit_result_ = result
@@ -205,4 +206,5 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
+        tags.input_tags.sparse = True
         return tags

@@ -157,7 +157,8 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
         v.check_bool(progress, "progress")
     Y = y.reshape(X.shape[0], -1)
     settings = dict(options, average=average, sample_weight=weights is not None,
-                    warm_start=coef_init is not None or intercept_init is not None)
+                    warm_start=coef_init is not None or intercept_init is not None,
+                    sparse=v.is_sparse(X))
     if streamed:
         _refuse_streamed(options, average_start, coef_init, intercept_init)
         problem = streamed_problem(X, Y, weights, seed, options)

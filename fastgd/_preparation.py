@@ -12,7 +12,7 @@ import numpy as np
 from . import schedules
 from ._curvature import stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
-                             batches, index_for, new_histories)
+                             batches, csr_of, index_for, new_histories)
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -94,7 +94,7 @@ def column_offsets_scales(X, center, weights=None):
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
+    X : ndarray or scipy.sparse CSR matrix of shape (n, d)
     center : bool
         Whether the offset is the column mean (True) or 0 (the spread is then the RMS).
     weights : ndarray of shape (n,), optional
@@ -104,6 +104,8 @@ def column_offsets_scales(X, center, weights=None):
     -------
     offset, scale : ndarray of shape (d,), float64
     """
+    if not isinstance(X, np.ndarray):
+        return _sparse_offsets_scales(X, center, weights)
     n, d = X.shape
     rows = max(1, CHUNK_BYTES // (8 * d))
     weights = np.ones(n) if weights is None else weights
@@ -128,6 +130,32 @@ def column_offsets_scales(X, center, weights=None):
         spread = weights @ np.square(deviation / peak) / total if peak > 0 else 0.0
         scale[j] = peak * np.sqrt(spread)
     return finish_offsets_scales(offset, scale)
+
+
+def _sparse_offsets_scales(X, center, weights):
+    """:func:`column_offsets_scales` of a sparse CSR X, from sums of each column's values and
+    squares taken relative to its largest magnitude (no under- or overflow, no copy of X
+    beyond one of its values)."""
+    n, d = X.shape
+    weights = np.ones(n) if weights is None else weights
+    total = weights.sum()
+    magnitude = abs(X)
+    peak = np.asarray(magnitude.max(axis=0).todense(), dtype=np.float64).ravel()
+    inverse = np.divide(1.0, peak, out=np.zeros(d), where=peak > 0)
+    relative = X.astype(np.float64) @ sp_diags(inverse)
+    mean = (relative.T @ weights) / total if center else np.zeros(d)
+    relative.data **= 2
+    mean_square = (relative.T @ weights) / total
+    variance = mean_square - mean**2
+    variance[~(variance > 1e-12 * mean_square)] = 0.0  # rounding of a constant column
+    return finish_offsets_scales(peak * mean, peak * np.sqrt(variance))
+
+
+def sp_diags(values):
+    """``scipy.sparse.diags(values)`` (SciPy is imported only for sparse input)."""
+    import scipy.sparse as sp
+
+    return sp.diags(values)
 
 
 def finish_offsets_scales(offset, scale):
@@ -176,7 +204,7 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
     else:
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
-    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, len(X)))
+    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, X.shape[0]))
     return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
 
 
@@ -259,7 +287,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     """
     d = X.shape[1]
     k = Y.shape[1]
-    X_val, Y_val, weights_val = np.empty((0, d), X.dtype), np.empty((0, k), Y.dtype), None
+    X_val = np.empty((0, d), X.dtype) if isinstance(X, np.ndarray) else X[:0]
+    Y_val, weights_val = np.empty((0, k), Y.dtype), None
     if early_stopping:
         X, Y, weights, X_val, Y_val, weights_val = split_validation(
             X, Y, weights, validation_fraction, seed)
@@ -288,8 +317,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                bool(auto or early_stopping), np.empty((0, 0)),
                bool(auto and average_start < 0 and not early_stopping
                     and (tol is None or tol >= AVERAGING_MIN_TOL))))
-    return Problem(rows=Rows(X, Y, weights, index_for(n)),
-                   validation=Rows(X_val, Y_val, weights_val, index_for(0)), setup=setup,
+    return Problem(rows=Rows(csr_of(X), Y, weights, index_for(n)),
+                   validation=Rows(csr_of(X_val), Y_val, weights_val, index_for(0)), setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
                    schedule=learning_rate, standardised=auto)

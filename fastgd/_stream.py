@@ -51,17 +51,25 @@ class Moments(NamedTuple):
 
 
 def merge_moments(moments, X, Y, weights):
-    """``moments`` (None: none yet) with the rows ``X, Y`` (weights ``weights``) added.
+    """``moments`` (None: none yet) with the rows ``X, Y`` (weights ``weights``) added; X may
+    be a ``scipy.sparse`` matrix (its columns' moments then come from sums of squares).
 
     Returns
     -------
     Moments
     """
-    Z = np.column_stack([X, Y]).astype(np.float64, copy=False)
-    s = np.ones(len(Z)) if weights is None else weights
+    s = np.ones(X.shape[0]) if weights is None else weights
     weight = float(s.sum())
-    mean = s @ Z / weight
-    m2 = s @ np.square(Z - mean)
+    if isinstance(X, np.ndarray):
+        Z = np.column_stack([X, Y]).astype(np.float64, copy=False)
+        mean = s @ Z / weight
+        m2 = s @ np.square(Z - mean)
+    else:
+        x_mean = (X.T @ s) / weight
+        x_m2 = np.maximum(X.multiply(X).T @ s - weight * np.square(x_mean), 0.0)
+        y_mean = s @ Y / weight
+        mean = np.concatenate([x_mean, y_mean])
+        m2 = np.concatenate([x_m2, s @ np.square(Y - y_mean)])
     if moments is None:
         return Moments(weight, mean, m2)
     total = moments.total + weight
@@ -222,7 +230,7 @@ def _auto_scaling(moments, X, weights, continuation, options):
     smallest step stable for the chunks so far."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
     step = stable_step(X, weights, *offsets_scales[:2], options["fit_intercept"],
-                       min(options["batch_size"], len(X)))
+                       min(options["batch_size"], X.shape[0]))
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
     return Scaling(*offsets_scales, schedules.Adaptive(step), True)

@@ -4,6 +4,7 @@ Nothing past this module checks user input again, and nothing here writes to the
 """
 
 import os
+import sys
 
 import numpy as np
 
@@ -224,21 +225,97 @@ def _start_value(value, name, shape, what):
     return given
 
 
+def is_sparse(X):
+    """Whether ``X`` is a ``scipy.sparse`` matrix or array (without importing SciPy)."""
+    return "scipy.sparse" in sys.modules and sys.modules["scipy.sparse"].issparse(X)
+
+
+def _sparse_frame(X):
+    """A pandas DataFrame with sparse columns as a ``scipy.sparse`` CSR matrix, else None."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None or not isinstance(X, pandas.DataFrame) or not any(
+            isinstance(dtype, pandas.SparseDtype) for dtype in X.dtypes):
+        return None
+    as_float = X.astype(pandas.SparseDtype("float64", 0.0))
+    try:
+        return as_float.sparse.to_coo().tocsr()
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"X has sparse columns that could not be read as numbers ({exc}); "
+                        "convert them with X.astype(pd.SparseDtype(float, 0.0)).") from None
+
+
+def check_sparse_X(X):
+    """Validate a ``scipy.sparse`` X: a CSR matrix of float32 or float64 with finite values.
+
+    CSR input of a float dtype is used as it is; other formats (CSC, COO, ...) and dtypes are
+    converted once (a copy). The index arrays are checked, so that a damaged matrix is refused
+    here rather than read out of bounds by a kernel.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix or csr_array
+    """
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D of shape (n_samples, n_features), got a sparse X of "
+                         f"shape {X.shape}.")
+    X = X.tocsr()
+    kind = X.dtype.kind
+    if kind == "c":
+        raise TypeError(f"X is complex ({X.dtype}); fastgd fits real-valued models: pass the "
+                        "real part (X.real).")
+    if kind not in "fbiu":
+        raise TypeError(f"X must hold real numbers, got a sparse X of dtype {X.dtype}.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float32 if kind == "f" and X.dtype.itemsize < 4 else np.float64)
+    if not X.data.dtype.isnative:
+        X = X.astype(X.dtype.newbyteorder("="))
+    _check_csr_indices(X)
+    bad = np.flatnonzero(~np.isfinite(X.data))
+    if bad.size:
+        row = int(np.searchsorted(X.indptr, bad[0], side="right") - 1)
+        raise ValueError(
+            f"X contains {X.data[bad[0]]} at index ({row}, {int(X.indices[bad[0]])}) and "
+            f"{bad.size - 1} more non-finite entries; drop or impute those rows before fitting.")
+    return X
+
+
+def _check_csr_indices(X):
+    """Raise ValueError unless the index arrays of the CSR matrix X are consistent."""
+    n, d = X.shape
+    indptr, indices = X.indptr, X.indices
+    problem = None
+    if indptr.shape != (n + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        problem = "its indptr is not a non-decreasing array of n_samples + 1 offsets from 0"
+    elif indptr[-1] != len(indices) or len(indices) != len(X.data):
+        problem = "its indptr, indices and data disagree in length"
+    elif len(indices) and (indices.min() < 0 or indices.max() >= d):
+        problem = f"it has column indices outside 0..{d - 1}"
+    if problem:
+        raise ValueError(f"X is a damaged sparse matrix: {problem}. Rebuild it, for example "
+                         "with scipy.sparse.csr_matrix((data, (rows, cols)), shape=(n, d)).")
+
+
 def check_X(X, n_features=None):
     """Validate a 2-D feature array (training or prediction input).
 
     Parameters
     ----------
-    X : array_like of shape (n_samples, n_features)
+    X : array_like or scipy.sparse matrix of shape (n_samples, n_features)
+        A pandas DataFrame with sparse columns is taken as a sparse matrix.
     n_features : int, optional
         The number of columns X must have (that of the fitted model).
 
     Returns
     -------
-    ndarray
-        float32 or float64, C-contiguous.
+    ndarray or scipy.sparse CSR matrix
+        float32 or float64; C-contiguous when dense (:func:`check_sparse_X` when sparse).
     """
-    X = as_float_array(X, "X")
+    frame = _sparse_frame(X)
+    sparse = frame is not None or is_sparse(X)
+    if sparse:
+        X = check_sparse_X(X if frame is None else frame)
+    else:
+        X = as_float_array(X, "X")
     if X.ndim != 2:
         hint = " (one feature: pass X.reshape(-1, 1))" if X.ndim == 1 else ""
         raise ValueError(f"X must be 2-D of shape (n_samples, n_features), got shape "
@@ -250,6 +327,8 @@ def check_X(X, n_features=None):
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features, but the model was fitted with "
                          f"{n_features}; pass the same columns as in the fit.")
+    if sparse:
+        return X
     check_finite(X, "X")
     return np.ascontiguousarray(X)
 

@@ -8,7 +8,8 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-__all__ = ["lecture_problem", "make_problem", "FAMILIES", "make_messy_problem", "MESSY_FAMILIES"]
+__all__ = ["lecture_problem", "make_problem", "FAMILIES", "make_messy_problem", "MESSY_FAMILIES",
+           "make_sparse_problem", "SPARSE_FAMILIES"]
 
 
 def lecture_problem(n_features=1, random_state=None, n_samples=100):
@@ -194,3 +195,81 @@ def make_messy_problem(family, random_state=0):
         raise ValueError(f"Unknown family {family!r}: use one of "
                          f"{', '.join(MESSY_FAMILIES)}.") from None
     return maker(np.random.default_rng(random_state))
+
+
+def _csr(rows, cols, values, shape):
+    """A ``scipy.sparse.csr_matrix`` from coordinates (duplicates summed)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((values, (rows, cols)), shape=shape)
+
+
+def _random_sparse(rng, n, d, density, counts=False):
+    """``n x d`` with about ``density * d`` entries a row in uniformly random columns: standard
+    normal values, or with ``counts`` word counts (1 + Poisson) in Zipf-distributed columns
+    (bag-of-words: a few frequent columns, many rare ones)."""
+    per_row = max(1, int(round(density * d)))
+    rows = np.repeat(np.arange(n), per_row)
+    if counts:
+        cols = np.minimum(rng.zipf(1.3, n * per_row) - 1, d - 1)
+        values = 1.0 + rng.poisson(0.5, n * per_row)
+    else:
+        cols = rng.integers(0, d, n * per_row)
+        values = rng.standard_normal(n * per_row)
+    return _csr(rows, cols, values, (n, d))
+
+
+def _one_hot_blocks(rng, n, levels):
+    """Several categorical columns one-hot encoded side by side, each with ``levels[i]`` levels
+    of Zipf-like frequencies (many rare levels)."""
+    blocks, offset = [], 0
+    for m in levels:
+        p = 1.0 / np.arange(1, m + 1)
+        blocks.append(offset + rng.choice(m, size=n, p=p / p.sum()))
+        offset += m
+    cols = np.concatenate(blocks)
+    rows = np.tile(np.arange(n), len(levels))
+    return _csr(rows, cols, np.ones(len(cols)), (n, offset))
+
+
+class _SparseFamily(NamedTuple):
+    make: Callable
+    noise: float
+
+
+#: Sparse designs (``scipy.sparse`` CSR): ``make(rng, scale)`` returns X for a size multiplier.
+SPARSE_FAMILIES = {
+    "random": _SparseFamily(lambda rng, m: _random_sparse(rng, int(20000 * m), 2000, 0.005), 0.5),
+    "bag_of_words": _SparseFamily(
+        lambda rng, m: _random_sparse(rng, int(20000 * m), 5000, 0.004, counts=True), 0.5),
+    "one_hot": _SparseFamily(lambda rng, m: _one_hot_blocks(rng, int(20000 * m), [2000, 300, 12]),
+                             0.3),
+    "wide": _SparseFamily(lambda rng, m: _random_sparse(rng, int(20000 * m), 100_000, 0.0002), 0.5),
+}
+
+
+def make_sparse_problem(family, random_state=0, size=1):
+    """A sparse regression problem of ``SPARSE_FAMILIES``: ``X`` a ``scipy.sparse`` CSR matrix
+    (needs SciPy), y from standard normal coefficients, intercept 2 and Gaussian noise.
+
+    Parameters
+    ----------
+    family : str
+        ``"random"`` (20,000 x 2,000, 0.5% density), ``"bag_of_words"`` (20,000 x 5,000, counts
+        in Zipf-distributed columns), ``"one_hot"`` (three categorical columns of 2,000, 300
+        and 12 levels of Zipf-like frequencies) or ``"wide"`` (20,000 x 100,000, 20 entries a
+        row).
+    random_state : int
+    size : float, default 1
+        Multiplies the number of rows.
+
+    Returns
+    -------
+    X, y, coef, intercept
+    """
+    rng = np.random.default_rng(random_state)
+    make, noise = SPARSE_FAMILIES[family]
+    X = make(rng, size)
+    coef = rng.standard_normal(X.shape[1])
+    y = X @ coef + 2.0 + noise * rng.standard_normal(X.shape[0])
+    return X, y, coef, 2.0

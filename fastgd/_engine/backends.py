@@ -55,7 +55,7 @@ def _quiet():
 
 def _numba_backend():
     """The :class:`Backend` of the Numba kernels (compiled on first use, then cached)."""
-    from .._kernels import epochs, losses, updates
+    from .._kernels import epochs, losses, passes
 
     def run_epochs(*groups):
         with _quiet():
@@ -69,7 +69,7 @@ def _numba_backend():
     def gradient(rows, standard, model):
         work = losses.new_work(standard, *model.coef.shape)
         with _quiet():
-            weight = updates.full_gradient(rows, standard, model, work)
+            weight = passes.full_gradient(rows, standard, model, work)
         return work.G, work.r_sum, weight
 
     def step(model, fit_intercept, standard, penalty, eta, sums):
@@ -77,7 +77,7 @@ def _numba_backend():
         work = losses.new_work(standard, *model.coef.shape)._replace(G=G, r_sum=r_sum)
         if weight > 0:
             with _quiet():
-                updates.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
+                passes.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
 
     return Backend("numba", run_epochs, objective, gradient, step, losses.moment_sums)
 

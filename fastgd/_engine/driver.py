@@ -133,7 +133,7 @@ class InMemory(Blocks):
 def block_losses(X, Y, weights, standard, penalty, model, backend_name):
     """The weighted sums of half squared residuals of each target over a block, and the block's
     total weight."""
-    total = float(len(X) if weights is None else weights.sum())
+    total = float(X.shape[0] if weights is None else weights.sum())
     if total == 0.0:  # no rows, or weights all 0: nothing to add
         return np.zeros(model.coef.shape[0]), 0.0
     losses = get_backend(backend_name).objective(Rows(X, Y, weights, index_for(0)), standard,
@@ -143,7 +143,7 @@ def block_losses(X, Y, weights, standard, penalty, model, backend_name):
 
 def block_gradient(X, Y, weights, standard, model, backend_name):
     """The gradient sums over a block (see ``Backend.gradient``)."""
-    return get_backend(backend_name).gradient(Rows(X, Y, weights, index_for(len(X))), standard,
+    return get_backend(backend_name).gradient(Rows(X, Y, weights, index_for(X.shape[0])), standard,
                                               model)
 
 
@@ -175,7 +175,8 @@ def run_problem(problem, backend, control, histories):
     setup, rows, validation = problem.setup, problem.rows, problem.validation
     plan, checks = setup.plan, setup.checks
     max_checks = plan.epochs * -(-plan.n_batches // checks.every)
-    if wants_moments(backend, rows.X.shape[0], rows.X.shape[1], max_checks):
+    if isinstance(rows.X, np.ndarray) and wants_moments(backend, rows.X.shape[0],
+                                                        rows.X.shape[1], max_checks):
         blocks = InMemory(rows, backend.name)
         checks = checks._replace(moments=blocks.moments(setup.standard,
                                                         moment_shift(rows, setup.standard)))

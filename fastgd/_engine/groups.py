@@ -9,8 +9,9 @@ weights) is a type of its own, so the compiled code for it has no trace of that 
 Arrays in a group are shared, not copied: the engine updates ``Model``, ``Tracker`` and
 ``Histories`` in place and never writes to ``Rows`` except its ``index``.
 
-The sparse-input format will be a second row group beside :class:`Rows` (CSR arrays); every
-other group stays as it is.
+Rows of a sparse X hold a :class:`Csr` in place of the dense array: the kernels that read X
+(``fastgd._kernels.sparse`` beside the dense ones) are picked by its type when Numba compiles,
+and every other group stays as it is.
 """
 
 from typing import NamedTuple
@@ -18,10 +19,30 @@ from typing import NamedTuple
 import numpy as np
 
 
+class Csr(NamedTuple):
+    """A sparse X in compressed sparse row form (``scipy.sparse.csr_matrix``'s arrays, shared).
+
+    Row ``i`` holds the values ``data[indptr[i]:indptr[i + 1]]`` in the columns
+    ``indices[indptr[i]:indptr[i + 1]]``; ``shape`` is ``(n, d)``.
+    """
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple
+
+
+def csr_of(X):
+    """The :class:`Csr` of a ``scipy.sparse`` CSR matrix (``X`` itself when it is dense)."""
+    if isinstance(X, np.ndarray):
+        return X
+    return Csr(X.data, X.indices, X.indptr, (int(X.shape[0]), int(X.shape[1])))
+
+
 class Rows(NamedTuple):
     """One block of rows.
 
-    X : ndarray of shape (n, d), float32 or float64, C-contiguous
+    X : ndarray of shape (n, d), float32 or float64, C-contiguous, or :class:`Csr`
     Y : ndarray of shape (n, k), X's dtype, C-contiguous
     weights : ndarray of shape (n,), float64, or None for unit weights
     index : ndarray of shape (n,), int32 or int64

@@ -9,28 +9,44 @@ by ``(seed, epoch)`` (the kernels use their own generator), so the two agree exa
 import numpy as np
 
 from ..schedules import step_size
-from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES
+from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Csr
 from .stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                        within_one_standard_error)
 
 
 def standardised(rows, standard):
-    """The block's standardised rows ``Z``, targets ``T`` and weights ``s`` (ones if None)."""
+    """The block's standardised data ``(Z, T, s, m)``: rows ``Z - m`` (for sparse rows ``Z`` is
+    a ``scipy.sparse`` matrix of the scaled rows and ``m`` the scaled column means, subtracted
+    in every product; for dense rows ``m`` is 0), targets ``T`` and weights ``s`` (ones if
+    None)."""
     s = np.ones(rows.X.shape[0]) if rows.weights is None else rows.weights
-    Z = (rows.X - standard.x_offset) / standard.x_scale
-    return Z, (rows.Y.astype(np.float64) - standard.y_offset) / standard.y_scale, s
+    inverse = 1.0 / standard.x_scale
+    if isinstance(rows.X, Csr):
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(tuple(rows.X[:3]), shape=rows.X.shape)
+        Z, m = X.astype(np.float64) @ sp.diags(inverse), standard.x_offset * inverse
+    else:
+        Z, m = (rows.X - standard.x_offset) * inverse, np.zeros(rows.X.shape[1])
+    return Z, (rows.Y.astype(np.float64) - standard.y_offset) / standard.y_scale, s, m
 
 
-def _row_losses(Z, T, model):
+def _predictions(Z, m, model):
+    """The standardised predictions of each row (first axis) and target."""
+    return Z @ model.coef.T - m @ model.coef.T + model.intercept
+
+
+def _row_losses(data, model):
     """``(1/2) r^2`` of each row (first axis) and target."""
-    return 0.5 * (Z @ model.coef.T + model.intercept - T) ** 2
+    Z, T, _, m = data
+    return 0.5 * (_predictions(Z, m, model) - T) ** 2
 
 
 def _losses(data, penalty, model, penalised):
     """Loss (plus penalty) of each target over standardised ``data``: ``(1/2) sum(s r^2) /
     sum(s)``."""
-    Z, T, s = data
-    out = s @ _row_losses(Z, T, model) / s.sum()
+    s = data[2]
+    out = s @ _row_losses(data, model) / s.sum()
     if penalised:
         out += (penalty.l1 * np.abs(model.coef)).sum(axis=1) + 0.5 * model.coef**2 @ penalty.l2
     return out
@@ -42,15 +58,17 @@ def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
     data = standardised(rows, standard)
     with np.errstate(over="ignore", invalid="ignore"):
         if q is not None:
-            q[:] = _row_losses(data[0], data[1], model).sum(axis=1)
+            q[:] = _row_losses(data, model).sum(axis=1)
         return _losses(data, penalty, model, penalised)
 
 
 def _gradient(data, rows, model):
     """``(G, r_sum, weight)``: the gradient sums of the standardised rows ``rows``."""
-    Z, T, s = data
-    residual = (Z[rows] @ model.coef.T + model.intercept - T[rows]) * s[rows, None]
-    return residual.T @ Z[rows], residual.sum(axis=0), s[rows].sum()
+    Z, T, s, m = data
+    Z_rows = Z[rows]
+    residual = (_predictions(Z_rows, m, model) - T[rows]) * s[rows, None]
+    r_sum = residual.sum(axis=0)
+    return (Z_rows.T @ residual).T - np.outer(r_sum, m), r_sum, s[rows].sum()
 
 
 def gradient(rows, standard, model):
@@ -77,7 +95,7 @@ def _check(data, val_data, validation, penalty, steps, checks, current, model, t
     ``model``) at a check and apply the stopping rule; return the losses and the status."""
     if validation.X.shape[0] > 0:
         out = _losses(val_data, penalty, current, False)
-        tracker.q[:] = _row_losses(val_data[0], val_data[1], current).sum(axis=1)
+        tracker.q[:] = _row_losses(val_data, current).sum(axis=1)
         close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
         if out.sum() <= tracker.values[LOWEST]:
             tracker.q_lowest[:] = tracker.q

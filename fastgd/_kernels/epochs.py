@@ -7,14 +7,17 @@ fit. ``fastgd._engine.reference`` is the NumPy twin of this module.
 """
 
 import numpy as np
+from numba.extending import overload
 
 from .._engine.groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES
 from .._engine.stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                                 within_one_standard_error)
 from ..schedules import step_size
+from .intrinsics import is_dense, pick_format
 from .jit import inlined_kernel, inlined_reassociating_kernel, kernel, reassociating_kernel
 from .losses import effective_weights_of, new_work, objective
 from .random import shuffle_epoch
+from .sparse import sparse_batches
 from .updates import average_in, gradient_sums, proximal_step
 
 _step_size = kernel(step_size)
@@ -35,7 +38,7 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
     l1, l2 = penalty
     coef, intercept = model
     avg_coef, avg_intercept = average
-    V, c, G, r_sum, _, inv_y_scale = work
+    V, c, G, r_sum, inv_y_scale = work.V, work.c, work.G, work.r_sum, work.inv_y_scale
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     n = X.shape[0]
@@ -52,6 +55,16 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
         if 0 <= average_start < t:
             average_in(coef, intercept, avg_coef, avg_intercept, t - average_start)
     return t
+
+
+def _run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+    return (_batches if is_dense(rows) else sparse_batches)(
+        rows, standard, penalty, plan, steps, eta, span, t, model, average, work)
+
+
+@overload(_run_batches, inline="always")
+def _typed_run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+    return pick_format(rows, _batches, sparse_batches)
 
 
 @inlined_kernel
@@ -134,8 +147,8 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
             if checks.average_phases and restart_averaging(tracker, phase_eta, model.coef,
                                                            model.intercept):
                 average_start, phase_eta = t, tracker.values[ETA]
-            t = _batches(rows, standard, penalty, plan, steps, tracker.values[ETA],
-                         (first, last, epoch, average_start), t, model, average, work)
+            t = _run_batches(rows, standard, penalty, plan, steps, tracker.values[ETA],
+                             (first, last, epoch, average_start), t, model, average, work)
             first = last
             if 0 <= average_start < t:
                 current = average

@@ -9,9 +9,17 @@ For ``a`` None it does nothing.
 the version from the argument's type when it compiles, so unweighted fits run code without a
 trace of weights (a run-time test in the row loop measured 25% slower).
 
-With the JIT disabled (``NUMBA_DISABLE_JIT=1``) both are plain Python.
+``row_dot(X, i, V, t)`` is the dot product of row ``i`` of X (an array or a ``Csr``) with
+row ``t`` of ``V``.
+
+A function of ``rows`` (a ``Rows`` group) with a dense and a sparse kernel is a plain
+function choosing by :func:`is_dense`, overloaded with :func:`pick_format`: Numba picks the
+kernel by the type of ``rows.X`` when it compiles the caller.
+
+With the JIT disabled (``NUMBA_DISABLE_JIT=1``) all are plain Python.
 """
 
+import numpy as np
 from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
@@ -61,3 +69,42 @@ def _row_weight(weights, i):
     if isinstance(weights, types.NoneType):
         return lambda weights, i: 1.0
     return lambda weights, i: weights[i]
+
+
+def _dense_row_dot(X, i, V, t):
+    total = 0.0
+    for j in range(X.shape[1]):
+        total += X[i, j] * V[t, j]
+    return total
+
+
+def _sparse_row_dot(X, i, V, t):
+    data, indices, indptr, _ = X
+    total = 0.0
+    for p in range(indptr[i], indptr[i + 1]):
+        total += data[p] * V[t, indices[p]]
+    return total
+
+
+def row_dot(X, i, V, t):
+    """``X[i] . V[t]`` for a dense or a ``Csr`` X."""
+    if isinstance(X, np.ndarray):
+        return _dense_row_dot(X, i, V, t)
+    return _sparse_row_dot(X, i, V, t)
+
+
+@overload(row_dot, inline="always")
+def _row_dot(X, i, V, t):
+    return _dense_row_dot if isinstance(X, types.Array) else _sparse_row_dot
+
+
+def is_dense(rows):
+    """Whether ``rows`` (a ``Rows`` group) holds a dense X, for the Python twins of overloads."""
+    return isinstance(rows.X, np.ndarray)
+
+
+def pick_format(rows, dense, sparse):
+    """The implementation an ``@overload`` on the type ``rows`` of a ``Rows`` group returns:
+    the Python function of the kernel ``dense`` for an array X, else that of ``sparse``
+    (compiled into the caller, with its flags)."""
+    return (dense if isinstance(rows.types[0], types.Array) else sparse).py_func

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .intrinsics import row_weight
+from .intrinsics import row_dot, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 
 
@@ -17,7 +17,8 @@ class Work(NamedTuple):
     """Work arrays of a kernel call, for ``k`` targets and ``d`` features.
 
     ``V`` (k, d) and ``c`` (k,) hold the model as weights on raw rows, ``G`` (k, d) and
-    ``r_sum`` (k,) a batch's gradient sums, ``out`` (k,) per-target losses, ``inv_y_scale``
+    ``r_sum`` (k,) a batch's gradient sums (``G`` starts at zero: the sparse kernels keep it so
+    outside the columns a batch touches), ``out`` (k,) per-target losses, ``inv_y_scale``
     (k,) the reciprocal spreads of the targets.
     """
 
@@ -32,7 +33,7 @@ class Work(NamedTuple):
 @kernel
 def new_work(standard, k, d):
     """The :class:`Work` arrays for ``k`` targets and ``d`` features."""
-    return Work(np.empty((k, d)), np.empty(k), np.empty((k, d)), np.empty(k), np.empty(k),
+    return Work(np.empty((k, d)), np.empty(k), np.zeros((k, d)), np.empty(k), np.empty(k),
                 1.0 / standard.y_scale)
 
 
@@ -62,9 +63,10 @@ def effective_weights(model, standard, work):
 @inlined_reassociating_kernel
 def mean_losses(rows, standard, model, work, q):
     """Write into ``work.out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over
-    the rows, and into ``q[i]`` (unless q is None) the loss ``(1/2) sum_t r^2`` of row ``i``."""
+    the rows (dense or sparse), and into ``q[i]`` (unless q is None) the loss
+    ``(1/2) sum_t r^2`` of row ``i``."""
     X, Y, weights = rows.X, rows.Y, rows.weights
-    n, d = X.shape
+    n = X.shape[0]
     k = Y.shape[1]
     effective_weights(model, standard, work)
     V, c, inv_y_scale = work.V, work.c, work.inv_y_scale
@@ -73,9 +75,7 @@ def mean_losses(rows, standard, model, work, q):
         weight = 0.0
         for i in range(n):
             s = row_weight(weights, i)
-            f = c[t] - Y[i, t] * inv_y_scale[t]
-            for j in range(d):
-                f += X[i, j] * V[t, j]
+            f = c[t] - Y[i, t] * inv_y_scale[t] + row_dot(X, i, V, t)
             total += s * f * f
             weight += s
             if q is not None:

@@ -7,8 +7,7 @@ are in flight at once.
 """
 
 from .intrinsics import prefetch, row_weight
-from .jit import inlined_reassociating_kernel, kernel
-from .losses import effective_weights
+from .jit import inlined_reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
 
 #: Rows ahead of the current one whose loads are started early (measured best: 8 to 12).
@@ -109,18 +108,3 @@ def average_in(coef, intercept, avg_coef, avg_intercept, count):
         for j in range(d):
             avg_coef[t, j] += (coef[t, j] - avg_coef[t, j]) * share
         avg_intercept[t] += (intercept[t] - avg_intercept[t]) * share
-
-
-@kernel
-def full_gradient(rows, standard, model, work):
-    """The gradient sums over all of ``rows`` into ``work.G, work.r_sum``; return ``sum(s)``."""
-    effective_weights(model, standard, work)
-    return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
-                         work.V, work.c, work.inv_y_scale, work.G, work.r_sum)
-
-
-@kernel
-def step_along(model, fit_intercept, standard, penalty, eta, work, weight):
-    """:func:`proximal_step` along the sums in ``work`` (of :func:`full_gradient`)."""
-    proximal_step(model.coef, model.intercept, fit_intercept, standard.x_offset,
-                  standard.x_scale, penalty.l1, penalty.l2, eta, work.G, work.r_sum, weight)

@@ -1,0 +1,50 @@
+"""Kernels the fit driver calls once per fit: the gradient over all the rows of a block, and a
+proximal step along it (the closing step of an L1 fit)."""
+
+import numpy as np
+from numba.extending import overload
+
+from .intrinsics import is_dense, pick_format
+from .jit import inlined_reassociating_kernel, kernel
+from .losses import effective_weights
+from .sparse import sparse_sums
+from .updates import gradient_sums, proximal_step
+
+
+@inlined_reassociating_kernel
+def _dense_sums(rows, work):
+    return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
+                         work.V, work.c, work.inv_y_scale, work.G, work.r_sum)
+
+
+@inlined_reassociating_kernel
+def _sparse_sums(rows, work):
+    k, d = work.G.shape
+    work.G[:, :] = 0.0
+    return sparse_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
+                       work.V, np.zeros(d), np.zeros(k), work.c, work.inv_y_scale, work.G,
+                       work.r_sum, np.zeros(d, dtype=np.int64), np.empty(d, dtype=np.int64),
+                       -1)[0]
+
+
+def _sums(rows, work):
+    return (_dense_sums if is_dense(rows) else _sparse_sums)(rows, work)
+
+
+@overload(_sums, inline="always")
+def _typed_sums(rows, work):
+    return pick_format(rows, _dense_sums, _sparse_sums)
+
+
+@kernel
+def full_gradient(rows, standard, model, work):
+    """The gradient sums over all of ``rows`` into ``work.G, work.r_sum``; return ``sum(s)``."""
+    effective_weights(model, standard, work)
+    return _sums(rows, work)
+
+
+@kernel
+def step_along(model, fit_intercept, standard, penalty, eta, work, weight):
+    """``updates.proximal_step`` along the sums in ``work`` (of :func:`full_gradient`)."""
+    proximal_step(model.coef, model.intercept, fit_intercept, standard.x_offset,
+                  standard.x_scale, penalty.l1, penalty.l2, eta, work.G, work.r_sum, weight)

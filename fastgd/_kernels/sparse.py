@@ -1,0 +1,194 @@
+"""The epoch engine's kernels for sparse rows (``fastgd._engine.groups.Csr``).
+
+Sparse rows are standardised like dense ones, ``z_j = (x_j - m_j) / s_j``, without ever
+filling X in. On raw rows the model's weights are ``V_j = coef_j / s_j`` and a row's residual
+is ``sum_j x_j V_j + c - y'`` over its stored entries, with ``c`` carrying the column means
+(``c = intercept + y_offset / y_scale - sum_j m_j V_j``). A batch's gradient on ``coef_j`` is
+``(G_j - m_j r_sum) / s_j``: a sparse part ``G`` in the columns the batch touches and a dense
+part along ``a_j = m_j / s_j^2``. So the weights are kept as ``V_j = U_j + a_j S``: an update
+moves ``U`` in the columns touched and the scalar ``S`` (per target), and keeps
+``P = sum_j m_j U_j`` (for ``c``) up to date; it costs O(k (nnz of the batch + columns
+touched)), whatever the number of columns.
+
+Averaging is lazy: ``U_j`` of a column no update touches keeps its value ``u``, and after
+folds from count ``c0`` to ``c1`` its average ``a`` is ``u + (a - u) * c0 / c1`` (the factors
+``1 - 1/c`` telescope); the average of ``S`` is kept at every update, and the averages of
+``V`` are those of ``U`` plus ``a_j`` times that of ``S``. A column's average is brought up to
+date when its weights next move, and every column's at the end of a run of batches, where the
+engine reads the model and its average.
+
+A penalty moves every weight at every update: with one, each update applies the proximal map
+to all the weights and averages all of them (O(k d)), as the dense kernels do.
+"""
+
+import numpy as np
+
+from ..schedules import step_size
+from .intrinsics import row_weight
+from .jit import inlined_reassociating_kernel, kernel
+from .updates import average_in, proximal_step
+
+_step_size = kernel(step_size)
+
+
+@inlined_reassociating_kernel
+def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
+                touched, mark):
+    """Add into ``G[t]`` the sums ``sum(s r x)`` of target ``t`` over the rows
+    ``index[start:stop]`` of the :class:`Csr` ``X``, and write ``sum(s r)`` into ``r_sum[t]``,
+    for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c``.
+
+    The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
+    ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns listed.
+    """
+    data, indices, indptr, _ = X
+    k = Y.shape[1]
+    r_sum[:] = 0.0
+    weight = 0.0
+    n_touched = 0
+    for p in range(start, stop):
+        i = index[p]
+        s = row_weight(weights, i)
+        lo, hi = indptr[i], indptr[i + 1]
+        for t in range(k):
+            r = c[t] - Y[i, t] * inv_y_scale[t]
+            drift = 0.0
+            for q in range(lo, hi):
+                j = indices[q]
+                r += data[q] * U[t, j]
+                drift += data[q] * shift[j]
+            r = (r + drift * S[t]) * s
+            r_sum[t] += r
+            for q in range(lo, hi):
+                G[t, indices[q]] += r * data[q]
+        for q in range(lo, hi):
+            j = indices[q]
+            if stamp[j] != mark:
+                stamp[j] = mark
+                touched[n_touched] = j
+                n_touched += 1
+        weight += s
+    return weight, n_touched
+
+
+@inlined_reassociating_kernel
+def _catch_up(U, U_avg, j, last, t, average_start):
+    """Bring the average of column ``j`` of ``U`` from update ``last[j]`` to update ``t`` (its
+    weights unchanged since), and mark it current."""
+    now = t - average_start
+    if now > 0:
+        before = max(last[j] - average_start, 0)
+        for i in range(U.shape[0]):
+            u = U[i, j]
+            U_avg[i, j] = u + (U_avg[i, j] - u) * (before / now)
+    last[j] = t
+
+
+@inlined_reassociating_kernel
+def _to_raw(coef, x_offset, inverse, U, P):
+    """``U = coef * inverse`` (weights on raw rows) and ``P[t] = sum_j x_offset_j U[t, j]``."""
+    k, d = coef.shape
+    for t in range(k):
+        total = 0.0
+        for j in range(d):
+            U[t, j] = coef[t, j] * inverse[j]
+            total += x_offset[j] * U[t, j]
+        P[t] = total
+
+
+@inlined_reassociating_kernel
+def _to_standardised(U, shift, S, inverse, coef):
+    """``coef = (U + shift * S) / inverse`` for the columns that are not constant."""
+    k, d = coef.shape
+    for t in range(k):
+        for j in range(d):
+            if inverse[j] > 0.0:
+                coef[t, j] = (U[t, j] + shift[j] * S[t]) / inverse[j]
+
+
+@inlined_reassociating_kernel
+def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+    """``fastgd._kernels.epochs._batches`` for sparse rows: run batches ``first`` to
+    ``last - 1`` of epoch ``epoch`` (``span``) from step counter ``t``; return ``t`` after them.
+
+    The model (and its average) are held as raw weights ``U + a S`` during the run (see the
+    module's notes) and written back, all columns up to date, before returning.
+    """
+    first, last_batch, epoch, average_start = span
+    X, Y, weights, index = rows
+    x_offset, x_scale, y_offset, _ = standard
+    l1, l2 = penalty
+    coef, intercept = model
+    avg_coef, avg_intercept = average
+    U, c, G, r_sum, inv_y_scale = work.V, work.c, work.G, work.r_sum, work.inv_y_scale
+    kind, _, p1, p2 = steps
+    batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
+    k, d = coef.shape
+    n = X.shape[0]
+    penalised = l1.max() > 0.0 or l2.max() > 0.0
+    inverse = 1.0 / x_scale
+    shift = x_offset * inverse * inverse
+    total_shift = np.sum(x_offset * shift)
+    stamp = np.full(d, -1, dtype=np.int64)
+    touched = np.empty(d, dtype=np.int64)
+    last = np.full(d, t, dtype=np.int64)
+    S, S_avg, P, P_avg = np.zeros(k), np.zeros(k), np.empty(k), np.empty(k)
+    _to_raw(coef, x_offset, inverse, U, P)
+    if average_start >= 0:
+        _to_raw(avg_coef, x_offset, inverse, avg_coef, P_avg)
+    for b in range(first, last_batch):
+        start = b * batch_size
+        stop = min(start + batch_size, n)
+        step = _step_size(kind, eta, p1, p2, t, epoch)
+        for i in range(k):
+            c[i] = intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
+        weight, n_touched = sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c,
+                                        inv_y_scale, G, r_sum, stamp, touched, t)
+        averaging = 0 <= average_start <= t
+        if weight > 0.0:  # a batch whose weights are all zero makes no step
+            divisor = (stop - start) * mean_weight
+            if penalised:
+                _to_standardised(U, shift, S, inverse, coef)
+                proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
+                              r_sum, divisor)
+                _to_raw(coef, x_offset, inverse, U, P)
+                S[:] = 0.0
+            else:
+                rate = step / divisor
+                for m in range(n_touched):
+                    j = touched[m]
+                    if averaging:
+                        _catch_up(U, avg_coef, j, last, t, average_start)
+                    for i in range(k):
+                        delta = -rate * G[i, j] * inverse[j] * inverse[j]
+                        U[i, j] += delta
+                        P[i] += x_offset[j] * delta
+                for i in range(k):
+                    S[i] += rate * r_sum[i]
+                    if fit_intercept:
+                        intercept[i] -= rate * r_sum[i]
+        for m in range(n_touched):
+            for i in range(k):
+                G[i, touched[m]] = 0.0
+        t += 1
+        if averaging:
+            share = 1.0 / (t - average_start)
+            if penalised:
+                average_in(U, intercept, avg_coef, avg_intercept, t - average_start)
+            else:
+                for m in range(n_touched):
+                    j = touched[m]
+                    for i in range(k):
+                        avg_coef[i, j] += (U[i, j] - avg_coef[i, j]) * share
+                    last[j] = t
+                for i in range(k):
+                    avg_intercept[i] += (intercept[i] - avg_intercept[i]) * share
+            for i in range(k):
+                S_avg[i] += (S[i] - S_avg[i]) * share
+    if 0 <= average_start < t and not penalised:
+        for j in range(d):
+            _catch_up(U, avg_coef, j, last, t, average_start)
+    _to_standardised(U, shift, S, inverse, coef)
+    if average_start >= 0:
+        _to_standardised(avg_coef, shift, S_avg, inverse, avg_coef)
+    return t
