@@ -28,6 +28,15 @@ def excess_mse(X, y, result, fit_intercept=True):
     return (mse(X, y, result.coef, result.intercept) - best) / best
 
 
+def weighted_excess_mse(X, y, weights, result):
+    """Relative excess weighted MSE of ``result`` over weighted least squares."""
+    weights = np.ones(len(y)) if weights is None else weights
+    A = np.column_stack([X, np.ones(len(X))]) * np.sqrt(weights)[:, None]
+    solution = np.linalg.lstsq(A, y * np.sqrt(weights), rcond=None)[0]
+    best = weights @ (np.column_stack([X, np.ones(len(X))]) @ solution - y) ** 2
+    return weights @ (result.predict(X) - y) ** 2 / best - 1.0
+
+
 def reference_mbgd(X, y, batch_size, epochs, schedule, fit_intercept=True, drop_last=False):
     """Mini-batch gradient descent on raw data, in order (no shuffle), one row at a time.
 

@@ -8,20 +8,11 @@ import pytest
 import fastgd
 from fastgd.datasets import MESSY_FAMILIES, make_messy_problem
 
-from helpers import REDUCED
+from helpers import REDUCED, weighted_excess_mse
 
 #: Seeds per family: 5 for the compiled kernels; the NumPy backend (and, without the JIT, the
 #: Python-run kernels) take fewer, being slow.
 SEEDS = {"numba": range(1) if REDUCED else range(5), "numpy": range(1) if REDUCED else range(2)}
-
-
-def weighted_excess_mse(X, y, weights, result):
-    """Relative excess weighted MSE of ``result`` over weighted least squares."""
-    weights = np.ones(len(y)) if weights is None else weights
-    A = np.column_stack([X, np.ones(len(X))]) * np.sqrt(weights)[:, None]
-    solution = np.linalg.lstsq(A, y * np.sqrt(weights), rcond=None)[0]
-    best = weights @ (np.column_stack([X, np.ones(len(X))]) @ solution - y) ** 2
-    return weights @ (result.predict(X) - y) ** 2 / best - 1.0
 
 
 @pytest.mark.parametrize("family", list(MESSY_FAMILIES))

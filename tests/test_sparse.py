@@ -12,10 +12,10 @@ from sklearn.linear_model import Lasso
 
 import fastgd
 from fastgd import MBGDRegressor
-from fastgd.datasets import make_sparse_problem
+from fastgd.datasets import MESSY_FAMILIES, make_messy_problem, make_sparse_problem
 from fastgd.schedules import Constant
 
-from helpers import REDUCED
+from helpers import REDUCED, weighted_excess_mse
 
 BACKENDS = ["numba", "numpy"]
 
@@ -196,3 +196,30 @@ def test_bad_sparse_input_is_refused_with_advice():
         fastgd.fit(X.astype(np.complex128), y)
     with pytest.raises(ValueError, match="features, but the model was fitted with"):
         fastgd.fit(X, y, epochs=2).predict(X[:, :5])
+
+
+@pytest.mark.parametrize("family", list(MESSY_FAMILIES))
+def test_defaults_hold_on_messy_data_given_sparse(family):
+    """The messy families (rare 0/1 columns, one-hot blocks, 0/1 and heavy weights, heavy and
+    outlying rows) given as sparse matrices: the defaults reach weighted least squares."""
+    for seed in range(1 if REDUCED else 2):
+        X, y, weights = make_messy_problem(family, random_state=seed)
+        result = fastgd.fit(sp.csr_matrix(X), y, sample_weight=weights, random_state=seed)
+        assert weighted_excess_mse(X, y, weights, result) <= 1e-3, (family, seed)
+
+
+@pytest.mark.parametrize("family", ["one_hot", "outlying_rows"])
+def test_sparse_stream_of_small_chunks_is_the_dense_stream(family):
+    """``partial_fit`` on chunks of 10 sparse rows goes exactly as on the same chunks dense
+    (few columns: the same step), and ends finite and near least squares."""
+    X, y, _ = make_messy_problem(family, random_state=0)
+    rows = 1000 if REDUCED else X.shape[0]
+    X, y = X[:rows], y[:rows]
+    stream, dense = MBGDRegressor(random_state=0), MBGDRegressor(random_state=0)
+    for start in range(0, rows, 10):
+        part = slice(start, start + 10)
+        stream.partial_fit(sp.csr_matrix(X[part]), y[part])
+        dense.partial_fit(X[part], y[part])
+    np.testing.assert_allclose(stream.coef_, dense.coef_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(stream.intercept_, dense.intercept_, rtol=1e-7, atol=1e-9)
+    assert stream.score(X, y) > 0.9
