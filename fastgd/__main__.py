@@ -43,6 +43,9 @@ def main(argv=None):
     bench.add_argument("--time-to-solution", action="store_true",
                        help="seconds to a default fit against lstsq and scikit-learn's SGD "
                             "(well and ill conditioned data)")
+    bench.add_argument("--sparse", action="store_true",
+                       help="sparse X: seconds per epoch against scikit-learn's SGD and a "
+                            "default fit against scipy's lsqr")
     from ._commands import cli as _cli
 
     _cli.add_fit_arguments(fit)
@@ -61,7 +64,8 @@ def main(argv=None):
             from ._commands.bench import run_bench
 
             run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy,
-                      scale_only=args.scale, solution_only=args.time_to_solution)
+                      scale_only=args.scale, solution_only=args.time_to_solution,
+                      sparse_only=args.sparse)
     except _cli.CommandError as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -38,3 +38,15 @@ def test_ill_conditioned_data_is_ill_conditioned():
     X, _ = _bench.conditioned_data(2000, 8, ill=True)
     assert np.linalg.cond(X) > 1e4
     assert np.linalg.cond((X - X.mean(axis=0)) / X.std(axis=0)) > 10
+
+
+def test_sparse_table_times_every_method_and_reaches_lsqr():
+    lines = []
+    cases = [("random", 4000, 400, 0.01), ("one-hot", 4000, None, None)]
+    _bench.sparse(lines.append, repeats=1, epochs=1, cases=cases)
+    rows = [line for line in lines if line.startswith("| random") or line.startswith("| one-hot")]
+    assert len(rows) == 2
+    for row in rows:  # per-epoch seconds of fastgd, fastgd l2, sklearn; fastgd's excess
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert all(np.isfinite(float(cells[i])) for i in (1, 2, 3))
+        assert float(cells[7]) <= 1e-3 and cells[8].endswith(" s")

@@ -105,3 +105,41 @@ class Accuracy(Benchmark):
         result = fastgd.fit(self.X, self.y, batch_size=16 if family == "one_feature" else 32,
                             epochs=200, fit_intercept=self.fit_intercept, random_state=1)
         return relative_excess_mse(self.X, self.y, result, self.fit_intercept)
+
+
+class SparseFit(Benchmark):
+    """``fastgd.fit`` on a scipy.sparse CSR X (``EPOCHS`` epochs, constant step, tol=None),
+    beside scikit-learn's ``SGDRegressor`` on the same matrix in the same run, and the
+    relative excess MSE of a default fit over lsqr's."""
+
+    params = (["random", "one_hot"], ["fastgd", "fastgd_l2", "sklearn"])
+    param_names = ["data", "method"]
+
+    def setup(self, data, method):
+        # Imported here: commits from before sparse input have neither the bench helpers nor
+        # sparse support (asv continuous would otherwise fail to load the file).
+        from fastgd._commands.bench import sparse_data
+
+        shape = (200_000, 20_000, 0.001) if data == "random" else (200_000, None, None)
+        self.X, self.y = sparse_data(*shape)
+        if method == "sklearn":
+            import warnings
+
+            from sklearn.linear_model import SGDRegressor
+
+            def run():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    SGDRegressor(penalty=None, learning_rate="constant", eta0=0.01,
+                                 max_iter=EPOCHS, tol=None, random_state=0).fit(self.X, self.y)
+        else:
+            penalty = dict(penalty="l2", alpha=1e-4) if method == "fastgd_l2" else {}
+
+            def run():
+                fastgd.fit(self.X, self.y, epochs=EPOCHS, tol=None, random_state=0,
+                           learning_rate=fastgd.schedules.Constant(0.01), **penalty)
+        self.run = run
+        self.run()  # compile, imports
+
+    def time_fit(self, data, method):
+        self.run()

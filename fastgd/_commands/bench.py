@@ -371,8 +371,81 @@ def two_threads(n_samples, n_features, batch_size, out):
         " of the time one after the other")
 
 
+#: Sparse cases of :func:`sparse`: (name, rows, columns, density); the quick ones are a tenth.
+SPARSE_CASES = [("random", 200_000, 20_000, 0.001), ("one-hot", 200_000, None, None)]
+
+
+def sparse_data(n_samples, n_features, density, seed=0):
+    """A CSR X (random, or the one-hot family when ``n_features`` is None) and y."""
+    from ..datasets import _random_sparse, make_sparse_problem
+
+    if n_features is None:
+        return make_sparse_problem("one_hot", seed, size=n_samples / 20_000)[:2]
+    rng = np.random.default_rng(seed)
+    X = _random_sparse(rng, n_samples, n_features, density)
+    return X, X @ rng.standard_normal(n_features) + 2.0 + 0.5 * rng.standard_normal(n_samples)
+
+
+def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
+    """Sparse X: seconds per epoch against scikit-learn's ``SGDRegressor`` on the same CSR
+    matrix (constant step, no penalty, batch 32 against its single rows; fastgd with an L2
+    penalty too), and a default fit against ``scipy.sparse.linalg.lsqr`` (``atol = btol =
+    1e-8``) with each one's excess training MSE over an exact solve."""
+    from scipy.sparse import hstack
+    from scipy.sparse.linalg import lsqr
+
+    out("\n| sparse data | fastgd s/epoch | fastgd l2 s/epoch | sklearn SGD s/epoch | ratio | "
+        "fastgd default | epochs | excess | lsqr | excess |\n|---|---|---|---|---|---|---|---|"
+        "---|---|")
+    for name, n_samples, n_features, density in cases:
+        if quick:
+            n_samples = n_samples // 10
+            n_features = None if n_features is None else n_features // 10
+        X, y = sparse_data(n_samples, n_features, density)
+        name = f"{name} {X.shape[0]:,} x {X.shape[1]:,}, {X.nnz / X.shape[0]:.0f} a row"
+        methods = {"fastgd": lambda k: fit(X, y, epochs=k, tol=None, random_state=0,
+                                           learning_rate=schedules.Constant(0.01)),
+                   "fastgd l2": lambda k: fit(X, y, epochs=k, tol=None, random_state=0,
+                                              learning_rate=schedules.Constant(0.01),
+                                              penalty="l2", alpha=1e-4)}
+        if _available("sklearn"):
+            from sklearn.linear_model import SGDRegressor
+
+            def sgd(k):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return SGDRegressor(penalty=None, learning_rate="constant", eta0=0.01,
+                                        max_iter=k, tol=None, random_state=0).fit(X, y)
+
+            methods["sklearn"] = sgd
+        per_epoch = {}
+        for method_name, method in methods.items():
+            method(1)  # warm up: compile, imports
+            runs = 1 if method_name == "fastgd l2" else repeats
+            per_epoch[method_name] = (best_time(lambda: method(1 + epochs), runs)
+                                      - best_time(lambda: method(1), runs)) / epochs
+        fit(X[:256], y[:256], epochs=2)
+        start = time.perf_counter()
+        result = fit(X, y, random_state=0)
+        t_fit = time.perf_counter() - start
+        start = time.perf_counter()
+        A = hstack([X, np.ones((X.shape[0], 1))], format="csr")
+        solution = lsqr(A, y, atol=1e-8, btol=1e-8)[0]
+        t_lsqr = time.perf_counter() - start
+        exact = lsqr(A, y, atol=1e-14, btol=1e-14, iter_lim=20 * A.shape[1])[0]
+        best = np.mean((A @ exact - y) ** 2)
+        excess = np.mean((result.predict(X) - y) ** 2) / best - 1
+        excess_lsqr = np.mean((A @ solution - y) ** 2) / best - 1
+        sk = per_epoch.get("sklearn")
+        peer = "not installed | -" if sk is None else (
+            f"{sk:.3f} | {sk / per_epoch['fastgd']:.2f}x")
+        out(f"| {name} | {per_epoch['fastgd']:.3f} | {per_epoch['fastgd l2']:.3f} | {peer} | "
+            f"{t_fit:.2f} s | {result.n_epochs} | {excess:.1e} | {t_lsqr:.2f} s | "
+            f"{excess_lsqr:.1e} |")
+
+
 def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only=False,
-              solution_only=False):
+              solution_only=False, sparse_only=False):
     """Print the comparison tables.
 
     Parameters
@@ -385,6 +458,8 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         Measure :func:`out_of_core` and :func:`dask_workers` instead.
     solution_only : bool, default False
         Print the time-to-solution table (:func:`time_to_solution`) instead.
+    sparse_only : bool, default False
+        Print the sparse table (:func:`sparse`) instead.
     repeats : int, default 3
         Timed runs of the fast methods (the best is kept).
     out : callable, default print
@@ -399,6 +474,9 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         return
     if solution_only:
         time_to_solution(out, QUICK_SOLUTION_SHAPES if quick else SOLUTION_SHAPES)
+        return
+    if sparse_only:
+        sparse(out, quick, repeats)
         return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
         f"best of {repeats}, peers warmed first")

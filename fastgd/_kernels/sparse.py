@@ -24,11 +24,56 @@ to all the weights and averages all of them (O(k d)), as the dense kernels do.
 import numpy as np
 
 from ..schedules import step_size
-from .intrinsics import row_weight
+from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel
-from .updates import average_in, proximal_step
+from .random import PREFETCH_MIN_ROWS
+from .updates import PREFETCH_DISTANCE, average_in, proximal_step
 
 _step_size = kernel(step_size)
+
+
+@inlined_reassociating_kernel
+def _prefetch_row(X, Y, weights, index, p):
+    """Start loading the stored entries of row ``index[p]`` (whose offsets were prefetched
+    ``PREFETCH_DISTANCE`` rows before), and the offsets of the row as far again ahead."""
+    data, indices, indptr, _ = X
+    if p + PREFETCH_DISTANCE < index.shape[0]:
+        prefetch(indptr, index[p + PREFETCH_DISTANCE])
+    i = index[p]
+    lo = indptr[i]
+    prefetch(data, lo)
+    prefetch(indices, lo)
+    prefetch(Y, i)
+    prefetch(weights, i)
+
+
+@inlined_reassociating_kernel
+def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touched, mark,
+              n_touched):
+    """Add row ``i`` (weight ``s``) into the sums of target ``t``; with ``t == 0`` list the
+    columns it touches first. Returns the number of columns listed."""
+    data, indices, indptr, _ = X
+    lo, hi = indptr[i], indptr[i + 1]
+    r = c[t] - Y[i, t] * inv_y_scale[t]
+    drift = 0.0
+    for q in range(lo, hi):
+        j = indices[q]
+        r += data[q] * U[t, j]
+        drift += data[q] * shift[j]
+    r = (r + drift * S[t]) * s
+    r_sum[t] += r
+    if t == 0:
+        for q in range(lo, hi):
+            j = indices[q]
+            G[0, j] += r * data[q]
+            if stamp[j] != mark:
+                stamp[j] = mark
+                touched[n_touched] = j
+                n_touched += 1
+    else:
+        for q in range(lo, hi):
+            G[t, indices[q]] += r * data[q]
+    return n_touched
 
 
 @inlined_reassociating_kernel
@@ -39,34 +84,27 @@ def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, 
     for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c``.
 
     The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
-    ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns listed.
+    ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns
+    listed. On large blocks the rows are prefetched ahead (see ``updates``).
     """
-    data, indices, indptr, _ = X
     k = Y.shape[1]
+    n_index = index.shape[0]
+    prefetching = n_index >= PREFETCH_MIN_ROWS
     r_sum[:] = 0.0
     weight = 0.0
     n_touched = 0
     for p in range(start, stop):
+        if prefetching and p + PREFETCH_DISTANCE < n_index:
+            _prefetch_row(X, Y, weights, index, p + PREFETCH_DISTANCE)
         i = index[p]
         s = row_weight(weights, i)
-        lo, hi = indptr[i], indptr[i + 1]
-        for t in range(k):
-            r = c[t] - Y[i, t] * inv_y_scale[t]
-            drift = 0.0
-            for q in range(lo, hi):
-                j = indices[q]
-                r += data[q] * U[t, j]
-                drift += data[q] * shift[j]
-            r = (r + drift * S[t]) * s
-            r_sum[t] += r
-            for q in range(lo, hi):
-                G[t, indices[q]] += r * data[q]
-        for q in range(lo, hi):
-            j = indices[q]
-            if stamp[j] != mark:
-                stamp[j] = mark
-                touched[n_touched] = j
-                n_touched += 1
+        if k == 1:  # the target index a constant (as in ``updates.gradient_sums``)
+            n_touched = _row_sums(X, Y, i, s, 0, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
+                                  touched, mark, n_touched)
+        else:
+            for t in range(k):
+                n_touched = _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum,
+                                      stamp, touched, mark, n_touched)
         weight += s
     return weight, n_touched
 
@@ -82,6 +120,30 @@ def _catch_up(U, U_avg, j, last, t, average_start):
             u = U[i, j]
             U_avg[i, j] = u + (U_avg[i, j] - u) * (before / now)
     last[j] = t
+
+
+@inlined_reassociating_kernel
+def _move_touched(U, G, P, U_avg, x_offset, inverse, touched, n_touched, last, t, average_start,
+                  rate):
+    """Step the weights ``U`` of the columns touched along ``-rate * G / s^2`` (keeping ``P``
+    and resetting ``G`` there) and, when averaging (``average_start >= 0``), bring their
+    averages up to update ``t`` before the step and fold the new weights in after it."""
+    k = U.shape[0]
+    for m in range(n_touched):
+        j = touched[m]
+        if average_start >= 0:
+            _catch_up(U, U_avg, j, last, t, average_start)
+        factor = -rate * inverse[j] * inverse[j]
+        for i in range(k):
+            delta = factor * G[i, j]
+            G[i, j] = 0.0
+            U[i, j] += delta
+            P[i] += x_offset[j] * delta
+        if average_start >= 0:
+            share = 1.0 / (t + 1 - average_start)
+            for i in range(k):
+                U_avg[i, j] += (U[i, j] - U_avg[i, j]) * share
+            last[j] = t + 1
 
 
 @inlined_reassociating_kernel
@@ -155,35 +217,24 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
                 S[:] = 0.0
             else:
                 rate = step / divisor
-                for m in range(n_touched):
-                    j = touched[m]
-                    if averaging:
-                        _catch_up(U, avg_coef, j, last, t, average_start)
-                    for i in range(k):
-                        delta = -rate * G[i, j] * inverse[j] * inverse[j]
-                        U[i, j] += delta
-                        P[i] += x_offset[j] * delta
+                _move_touched(U, G, P, avg_coef, x_offset, inverse, touched, n_touched, last,
+                              t, average_start if averaging else -1, rate)
                 for i in range(k):
                     S[i] += rate * r_sum[i]
                     if fit_intercept:
                         intercept[i] -= rate * r_sum[i]
-        for m in range(n_touched):
-            for i in range(k):
-                G[i, touched[m]] = 0.0
+        if penalised or weight == 0.0:
+            for m in range(n_touched):
+                for i in range(k):
+                    G[i, touched[m]] = 0.0
         t += 1
         if averaging:
             share = 1.0 / (t - average_start)
             if penalised:
                 average_in(U, intercept, avg_coef, avg_intercept, t - average_start)
-            else:
-                for m in range(n_touched):
-                    j = touched[m]
-                    for i in range(k):
-                        avg_coef[i, j] += (U[i, j] - avg_coef[i, j]) * share
-                    last[j] = t
-                for i in range(k):
-                    avg_intercept[i] += (intercept[i] - avg_intercept[i]) * share
             for i in range(k):
+                if not penalised:
+                    avg_intercept[i] += (intercept[i] - avg_intercept[i]) * share
                 S_avg[i] += (S[i] - S_avg[i]) * share
     if 0 <= average_start < t and not penalised:
         for j in range(d):
