@@ -18,8 +18,11 @@ date when its weights next move, and every column's at the end of a run of batch
 engine reads the model and its average.
 
 A penalty moves every weight at every update: with one, each update applies the proximal map
-to all the weights and averages all of them (O(k d)), as the dense kernels do.
+to all the weights in one pass, in raw-row units with ``S`` kept at 0, and averages all of
+them (O(k d)), as the dense kernels do.
 """
+
+import math
 
 import numpy as np
 
@@ -27,7 +30,7 @@ from ..schedules import step_size
 from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel
 from .random import PREFETCH_MIN_ROWS
-from .updates import PREFETCH_DISTANCE, average_in, proximal_step
+from .updates import PREFETCH_DISTANCE, average_in
 
 _step_size = kernel(step_size)
 
@@ -147,6 +150,24 @@ def _move_touched(U, G, P, U_avg, x_offset, inverse, touched, n_touched, last, t
 
 
 @inlined_reassociating_kernel
+def _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, eta, rate):
+    """``updates.proximal_step`` on every weight, in raw-row units (``S`` is 0 throughout a
+    penalised run): the step along ``-rate (G - m r_sum) / s^2``, soft-thresholding by
+    ``eta * l1 / s`` and shrinking by ``1 / (1 + eta * l2)``; ``P`` kept up to date."""
+    k, d = U.shape
+    for t in range(k):
+        total = 0.0
+        for j in range(d):
+            inv = inverse[j]
+            v = U[t, j] - rate * (G[t, j] - x_offset[j] * r_sum[t]) * inv * inv
+            v = math.copysign(max(abs(v) - eta * l1[t, j] * inv, 0.0), v)  # branch-free
+            v /= 1.0 + eta * l2[j]
+            U[t, j] = v
+            total += x_offset[j] * v
+        P[t] = total
+
+
+@inlined_reassociating_kernel
 def _to_raw(coef, x_offset, inverse, U, P):
     """``U = coef * inverse`` (weights on raw rows) and ``P[t] = sum_j x_offset_j U[t, j]``."""
     k, d = coef.shape
@@ -209,14 +230,13 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
         averaging = 0 <= average_start <= t
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             divisor = (stop - start) * mean_weight
+            rate = step / divisor
             if penalised:
-                _to_standardised(U, shift, S, inverse, coef)
-                proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
-                              r_sum, divisor)
-                _to_raw(coef, x_offset, inverse, U, P)
-                S[:] = 0.0
+                _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, step, rate)
+                if fit_intercept:
+                    for i in range(k):
+                        intercept[i] -= rate * r_sum[i]
             else:
-                rate = step / divisor
                 _move_touched(U, G, P, avg_coef, x_offset, inverse, touched, n_touched, last,
                               t, average_start if averaging else -1, rate)
                 for i in range(k):
