@@ -172,3 +172,38 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
     assert "interrupted: the model is that of epoch" in err
     model = fastgd.load(tmp_path / "m.json")
     assert model.interrupted and model.n_epochs == len(model.loss_history) >= 1
+
+
+def test_sparse_files_svmlight_and_scipy_npz(tmp_path):
+    """svmlight files and scipy.sparse.save_npz matrices (target a column) fit and predict
+    as the same rows do in Python; wide models print their largest coefficients only."""
+    import scipy.sparse as sp
+    from sklearn.datasets import dump_svmlight_file
+
+    from fastgd.datasets import make_sparse_problem
+
+    X, y, _, _ = make_sparse_problem("one_hot", random_state=1, size=0.05)
+    dump_svmlight_file(X, y, str(tmp_path / "train.svm"))
+    sp.save_npz(tmp_path / "train.npz", sp.hstack([y[:, None], X], format="csr"))
+    same = fastgd.fit(X, y, random_state=0)
+    done = fastgd_cli("fit", "train.svm", "--random-state", "0", "--out", "svm.json",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"(20 coefficients of largest magnitude of {X.shape[1]})" in done.stdout
+    np.testing.assert_allclose(fastgd.load(tmp_path / "svm.json").coef, same.coef, atol=1e-12)
+    done = fastgd_cli("predict", "svm.json", "train.svm", "--out", "p.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    predicted = np.loadtxt(tmp_path / "p.csv", skiprows=1)
+    np.testing.assert_allclose(predicted, same.predict(X), rtol=1e-12)
+    done = fastgd_cli("fit", "train.npz", "--target", "0", "--random-state", "0", "--out",
+                      "npz.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(fastgd.load(tmp_path / "npz.json").coef, same.coef, atol=1e-12)
+    done = fastgd_cli("predict", "npz.json", "train.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(np.array(done.stdout.split()[1:], dtype=float),
+                               same.predict(X), rtol=1e-12)
+    for args, message in ((("train.npz",), "name the target column of the matrix with "
+                           "--target"), (("train.svm", "--target", "0"), "holds the targets")):
+        done = fastgd_cli("fit", *args, cwd=tmp_path)
+        assert done.returncode == 2 and message in done.stderr, done.stderr

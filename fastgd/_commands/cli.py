@@ -22,6 +22,9 @@ from ..exceptions import DivergenceError
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 ARRAY_SUFFIXES = (".npy", ".npz")
+SVMLIGHT_SUFFIXES = (".svm", ".libsvm", ".svmlight")
+#: Coefficients printed after a fit: above this many, the largest in magnitude.
+MAX_PRINTED = 20
 
 
 class CommandError(Exception):
@@ -30,11 +33,12 @@ class CommandError(Exception):
 
 def add_fit_arguments(parser):
     """The ``fit`` command's arguments (the options of ``fastgd.fit`` as flags)."""
-    parser.add_argument("data", help="CSV with a header row, Parquet, .npy (2-D) or .npz "
-                        "(arrays X and y)")
+    parser.add_argument("data", help="CSV with a header row, Parquet, .npy (2-D), .npz "
+                        "(arrays X and y, or a sparse matrix saved by scipy.sparse.save_npz) "
+                        "or svmlight (.svm, .libsvm: sparse rows with their targets)")
     parser.add_argument("--target", action="append",
-                        help="target column: a name (CSV, Parquet) or an index (.npy); "
-                        "repeat for several targets")
+                        help="target column: a name (CSV, Parquet) or an index (.npy, sparse "
+                        ".npz); repeat for several targets")
     parser.add_argument("--features", nargs="+", help="feature columns (default: all others)")
     parser.add_argument("--sample-weight", help="column of sample weights")
     parser.add_argument("--out", help="save the fitted model as JSON here")
@@ -124,7 +128,7 @@ def run_predict(args):
     features = model.metadata.get("features")
     targets = model.metadata.get("target") or ["prediction"]
     X = read_features(args.data, features, model.coef.shape[-1])
-    predictions = model.predict(X).reshape(len(X), -1)
+    predictions = model.predict(X).reshape(X.shape[0], -1)
     if len(targets) != predictions.shape[1]:
         targets = [f"prediction_{t}" for t in range(predictions.shape[1])]
     lines = [",".join(map(str, targets))]
@@ -145,6 +149,14 @@ def read_training_data(path, targets, features, weight_column):
     X, Y, weights, feature_names, target_names
     """
     suffix = _suffix(path)
+    if suffix == ".svm":
+        if targets or features or weight_column:
+            raise CommandError(f"{path}: an svmlight file holds the targets with its rows; "
+                               "--target, --features and --sample-weight are for tables")
+        X, y = _read_svmlight(path)
+        return X, y, None, [str(j) for j in range(X.shape[1])], ["y"]
+    if suffix == ".npz" and _is_sparse_npz(path):
+        return _sparse_training_data(path, targets, features, weight_column)
     if suffix == ".npz":
         arrays = _read_npz(path)
         if targets or features or weight_column:
@@ -180,6 +192,17 @@ def read_training_data(path, targets, features, weight_column):
 def read_features(path, features, n_features):
     """Read the feature matrix a saved model needs from a data file."""
     suffix = _suffix(path)
+    if suffix == ".svm":
+        return _read_svmlight(path, n_features)[0]
+    if suffix == ".npz" and _is_sparse_npz(path):
+        X = _read_sparse_npz(path)
+        if X.shape[1] != n_features and features is not None:
+            X = X[:, [_column([str(j) for j in range(X.shape[1])], name, path)
+                      for name in features]]
+        if X.shape[1] != n_features:
+            raise CommandError(f"{path}: has {X.shape[1]} columns, the model takes "
+                               f"{n_features} features")
+        return X
     if suffix == ".npz":
         return _array(_read_npz(path), "X", path, 2)
     table, columns = _read_table(path, suffix)
@@ -280,6 +303,73 @@ def _read_parquet(path):
     return table, columns
 
 
+def _read_svmlight(path, n_features=None):
+    """The sparse rows and targets of an svmlight file (scikit-learn's reader)."""
+    try:
+        from sklearn.datasets import load_svmlight_file
+    except ImportError:
+        raise CommandError(f"{path}: reading svmlight files needs scikit-learn (pip install "
+                           "scikit-learn)") from None
+    try:
+        X, y = load_svmlight_file(str(path), n_features=n_features)
+    except FileNotFoundError:
+        raise CommandError(f"{path}: no such file") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise CommandError(f"{path}: cannot read as svmlight ({_first_line(exc)})") from None
+    if X.shape[0] == 0:
+        raise CommandError(f"{path}: has no data rows")
+    bad = np.flatnonzero(~np.isfinite(X.data))
+    if len(bad) or not np.all(np.isfinite(y)):
+        raise CommandError(f"{path}: holds a value that is not a finite number (nan or inf)")
+    return X, y
+
+
+def _is_sparse_npz(path):
+    """Whether an .npz file is a sparse matrix saved by ``scipy.sparse.save_npz``."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return "format" in archive.files and "shape" in archive.files
+    except (OSError, ValueError):
+        return False  # _read_npz says what is wrong
+
+
+def _read_sparse_npz(path):
+    import scipy.sparse as sp
+
+    try:
+        X = sp.load_npz(path).tocsr()
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"{path}: cannot read as a sparse matrix ({_first_line(exc)})") \
+            from None
+    if X.dtype.kind not in "biuf":
+        raise CommandError(f"{path}: the matrix is not numeric (dtype {X.dtype})")
+    X = X.astype(np.float64) if X.dtype.kind != "f" else X
+    if not np.all(np.isfinite(X.data)):
+        raise CommandError(f"{path}: holds a value that is not a finite number (nan or inf)")
+    return X
+
+
+def _sparse_training_data(path, targets, features, weight_column):
+    """X, y and names from a sparse .npz matrix whose target is a column (``--target J``)."""
+    X = _read_sparse_npz(path)
+    columns = [str(j) for j in range(X.shape[1])]
+    if not targets:
+        raise CommandError(f"{path}: name the target column of the matrix with --target "
+                           f"(an index from 0 to {X.shape[1] - 1})")
+    target_columns = [_column(columns, name, path) for name in targets]
+    weight_index = [] if weight_column is None else [_column(columns, weight_column, path)]
+    taken = set(target_columns) | set(weight_index)
+    feature_columns = ([_column(columns, name, path) for name in features] if features else
+                       [j for j in range(len(columns)) if j not in taken])
+    if set(feature_columns) & taken or not feature_columns:
+        raise CommandError(f"{path}: the feature columns must be others than the target and "
+                           "weight columns")
+    Y = X[:, target_columns].toarray()
+    weights = X[:, weight_index].toarray()[:, 0] if weight_index else None
+    return (X[:, feature_columns], Y[:, 0] if len(target_columns) == 1 else Y, weights,
+            [columns[j] for j in feature_columns], [columns[j] for j in target_columns])
+
+
 def _read_npz(path):
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -338,11 +428,13 @@ def number_or_none(text):
 
 def _suffix(path):
     suffix = Path(path).suffix.lower()
-    if suffix not in TABLE_SUFFIXES + ARRAY_SUFFIXES:
+    if suffix not in TABLE_SUFFIXES + ARRAY_SUFFIXES + SVMLIGHT_SUFFIXES:
         raise CommandError(f"{path}: unknown file type {suffix or '(none)'!r}; use .csv, "
-                           ".parquet, .npy or .npz")
+                           ".parquet, .npy, .npz or .svm (.libsvm)")
     if not os.path.exists(path):
         raise CommandError(f"{path}: no such file")
+    if suffix in SVMLIGHT_SUFFIXES:
+        return ".svm"
     return ".parquet" if suffix == ".pq" else suffix
 
 
@@ -386,8 +478,12 @@ def _print_model(result, features, targets):
     for t, target in enumerate(targets):
         loss = np.reshape(result.loss_history, (result.n_epochs, -1))[-1, t]
         print(f"{target}: intercept {intercept[t]:.6g}, training loss {loss:.6g}")
-        for name, value in zip(features, coef[t], strict=True):
-            print(f"  {name}: {value:.6g}")
+        shown = range(len(features))
+        if len(features) > MAX_PRINTED:
+            shown = np.sort(np.argsort(-np.abs(coef[t]), kind="stable")[:MAX_PRINTED])
+            print(f"  ({MAX_PRINTED} coefficients of largest magnitude of {len(features)})")
+        for j in shown:
+            print(f"  {features[j]}: {coef[t, j]:.6g}")
 
 
 def _listing(names):
