@@ -94,15 +94,10 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
     n, d = X.shape
     rows, norms = np.empty(0, dtype=np.intp), np.empty(0)
     n_live = n if weights is None else int(np.count_nonzero(weights > 0))
-    step = n if _sparse(X) else max(1, CHUNK_BYTES // (8 * d))
+    row_width = max(1, X.nnz // max(n, 1)) if _sparse(X) else d
+    step = max(1, CHUNK_BYTES // (8 * row_width))
     for start in range(0, n, step):
-        if _sparse(X):  # |z|^2 = sum over stored entries of (x^2 - 2 m x) / s^2, plus |m / s|^2
-            q = (X.power(2) @ np.square(inverse) - 2.0 * (X @ (x_offset * np.square(inverse)))
-                 + np.sum(np.square(x_offset * inverse)) + float(fit_intercept))
-        else:
-            Z = X[start:start + step] - x_offset
-            Z *= inverse
-            q = np.einsum("ij,ij->i", Z, Z) + float(fit_intercept)
+        q = _squared_norms(X[start:start + step], x_offset, inverse) + float(fit_intercept)
         if weights is not None:
             s = weights[start:start + step]
             q *= s / mean_weight
@@ -114,6 +109,17 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
             rows, norms = rows[keep], norms[keep]
     live = norms > -np.inf
     return rows[live], norms[live], n_live
+
+
+def _squared_norms(X, x_offset, inverse):
+    """``|(x - x_offset) * inverse|^2`` of each row of a dense or sparse X; for a sparse one,
+    the sum over its stored entries of ``(x^2 - 2 m x) / s^2`` plus ``|m / s|^2``."""
+    if _sparse(X):
+        return (X.power(2) @ np.square(inverse) - 2.0 * (X @ (x_offset * np.square(inverse)))
+                + np.sum(np.square(x_offset * inverse)))
+    Z = X - x_offset
+    Z *= inverse
+    return np.einsum("ij,ij->i", Z, Z)
 
 
 def _sparse(X):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import schedules
-from ._curvature import stable_step
+from ._curvature import sp_diags, stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
                              batches, csr_of, index_for, new_histories)
 from ._engine.stopping import check_interval
@@ -139,8 +139,8 @@ def _sparse_offsets_scales(X, center, weights):
     n, d = X.shape
     weights = np.ones(n) if weights is None else weights
     total = weights.sum()
-    magnitude = abs(X)
-    peak = np.asarray(magnitude.max(axis=0).todense(), dtype=np.float64).ravel()
+    peak = np.maximum(X.max(axis=0).toarray(), -X.min(axis=0).toarray()).astype(np.float64)
+    peak = peak.ravel()
     inverse = np.divide(1.0, peak, out=np.zeros(d), where=peak > 0)
     relative = X.astype(np.float64) @ sp_diags(inverse)
     mean = (relative.T @ weights) / total if center else np.zeros(d)
@@ -149,13 +149,6 @@ def _sparse_offsets_scales(X, center, weights):
     variance = mean_square - mean**2
     variance[~(variance > 1e-12 * mean_square)] = 0.0  # rounding of a constant column
     return finish_offsets_scales(peak * mean, peak * np.sqrt(variance))
-
-
-def sp_diags(values):
-    """``scipy.sparse.diags(values)`` (SciPy is imported only for sparse input)."""
-    import scipy.sparse as sp
-
-    return sp.diags(values)
 
 
 def finish_offsets_scales(offset, scale):

@@ -168,15 +168,12 @@ def _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, eta, rate):
 
 
 @inlined_reassociating_kernel
-def _to_raw(coef, x_offset, inverse, U, P):
-    """``U = coef * inverse`` (weights on raw rows) and ``P[t] = sum_j x_offset_j U[t, j]``."""
+def _to_raw(coef, inverse, U):
+    """``U = coef * inverse``: weights on raw rows."""
     k, d = coef.shape
     for t in range(k):
-        total = 0.0
         for j in range(d):
             U[t, j] = coef[t, j] * inverse[j]
-            total += x_offset[j] * U[t, j]
-        P[t] = total
 
 
 @inlined_reassociating_kernel
@@ -215,10 +212,13 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
     stamp = np.full(d, -1, dtype=np.int64)
     touched = np.empty(d, dtype=np.int64)
     last = np.full(d, t, dtype=np.int64)
-    S, S_avg, P, P_avg = np.zeros(k), np.zeros(k), np.empty(k), np.empty(k)
-    _to_raw(coef, x_offset, inverse, U, P)
+    S, S_avg, P = np.zeros(k), np.zeros(k), np.zeros(k)
+    _to_raw(coef, inverse, U)
+    for i in range(k):
+        for j in range(d):
+            P[i] += x_offset[j] * U[i, j]
     if average_start >= 0:
-        _to_raw(avg_coef, x_offset, inverse, avg_coef, P_avg)
+        _to_raw(avg_coef, inverse, avg_coef)
     for b in range(first, last_batch):
         start = b * batch_size
         stop = min(start + batch_size, n)
