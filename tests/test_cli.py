@@ -105,7 +105,10 @@ def write(tmp_path, name, text):
     (lambda p: write(p, "a.csv", ""), ["--target", "y"], "a.csv: is empty"),
     (lambda p: write(p, "a.csv", "x,y\n"), ["--target", "y"], "a.csv: has no data rows"),
     (lambda p: write(p, "a.csv", "x,y\n1,2\nnan,4\n"), ["--target", "y"],
-     "a.csv: row 2, column 'x': nan is not a finite number"),
+     "a.csv: row 2, column 'x': missing value; drop or impute the rows with one "
+     "(--drop-missing drops them)"),
+    (lambda p: write(p, "a.csv", "x,y\n1,2\n-inf,4\n"), ["--target", "y"],
+     "a.csv: row 2, column 'x': -inf is not a finite number"),
     (lambda p: write(p, "a.csv", "x,y\n1,2\n3\n"), ["--target", "y"],
      "a.csv: row 2 has 1 cells, the header 2"),
     (lambda p: "missing.csv", ["--target", "y"], "missing.csv: no such file"),

@@ -15,7 +15,8 @@ def test_readme_has_python_examples():
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_example_runs(index):
-    exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {})
+    """Each example as a script would run it (``__name__`` is ``"__main__"``)."""
+    exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {"__name__": "__main__"})
 
 
 def test_readme_command_line_example_runs(tmp_path):
@@ -35,3 +36,20 @@ def test_readme_command_line_example_runs(tmp_path):
         assert done.returncode == 0, done.stderr
     assert (tmp_path / "predictions.csv").read_text().startswith("price\n")
     assert (tmp_path / "loss.png").exists()
+
+
+def test_readme_dask_example_runs_as_a_script(tmp_path):
+    """Saved as a file and run by Python, the Dask example starts its worker processes (which
+    re-import the script) without starting clusters of their own."""
+    import subprocess
+    import sys
+
+    (block,) = [block for block in BLOCKS if "LocalCluster" in block]
+    (tmp_path / "example.py").write_text(block + "    print(res.coef.round(1))\n")
+    done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    import numpy as np
+
+    coef = np.array(done.stdout.strip().strip("[]").split(), dtype=float)
+    np.testing.assert_allclose(coef, [1.0, 2.0, 0.0, -1.0, 0.5], atol=0.051)
