@@ -8,6 +8,7 @@ representation, so a loaded model predicts bit for bit what the saved one did.
 
 import dataclasses
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 
@@ -204,8 +205,17 @@ def to_json(result, path=None):
     return text
 
 
+#: Largest model file ``load`` reads (a model of ten million coefficients is about 250 MB).
+MAX_MODEL_BYTES = 1 << 30
+#: Largest epoch or update counter accepted in a model file.
+MAX_COUNT = 2**62
+
+
 def load(path):
     """Load a model saved by ``FitResult.to_json``.
+
+    Every field is checked (types, shapes, finite numbers, a known schedule), so that a
+    damaged or hand-edited file is refused with the field named rather than loaded.
 
     Parameters
     ----------
@@ -219,12 +229,21 @@ def load(path):
     ------
     ValueError
         When the file is not a fastgd model (with what is wrong).
+    FileNotFoundError
+        When there is no such file.
     """
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder, not a fastgd model file.")
+    if os.path.getsize(path) > MAX_MODEL_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_MODEL_BYTES >> 20} MB: not a fastgd "
+                         "model file.")
     try:
         with open(path, encoding="utf-8") as file:
             record = json.load(file)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not a fastgd model file: not JSON ({exc}).") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not a fastgd model file: JSON nested too deeply.") from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ValueError(f"{path} is not a fastgd model file (no \"format\": \"{FORMAT}\"); "
                          "save models with FitResult.to_json or `fastgd fit --out`.")
@@ -232,23 +251,83 @@ def load(path):
         raise ValueError(f"{path} has model format version {record.get('format_version')}; "
                          f"this fastgd reads version {FORMAT_VERSION}.")
     try:
-        dtype = np.dtype(record["dtype"]).type
-        histories = [None if record[key] is None else np.array(record[key], dtype=np.float64)
-                     for key in ("loss_history", "validation_loss_history")]
-        settings = dict(record["settings"])
+        return _result_of(record)
+    except _Damaged as exc:
+        raise ValueError(f"{path} is a damaged fastgd model file: {exc}") from None
+
+
+class _Damaged(Exception):
+    """A field of a model record that is missing or wrong (the message names it)."""
+
+
+def _field(record, key, kinds, what):
+    if key not in record:
+        raise _Damaged(f"field {key!r} is missing.")
+    value = record[key]
+    if not isinstance(value, kinds) or isinstance(value, bool) and bool not in kinds:
+        raise _Damaged(f"field {key!r} must be {what}, got {value!r:.60}.")
+    return value
+
+
+def _numbers(record, key, ndims, dtype=np.float64, allow_none=False):
+    """Field ``key`` as a finite array of ``dtype`` with a dimension count in ``ndims``."""
+    value = record.get(key)
+    if value is None and allow_none and key in record:
+        return None
+    try:
+        array = np.array(value)
+    except (ValueError, TypeError):
+        array = np.array(None)
+    if array.dtype.kind not in "iuf" or array.ndim not in ndims or array.size == 0 and 0 not in (
+            ndims):
+        raise _Damaged(f"field {key!r} must be {' or '.join(map(str, ndims))}-D numbers, got "
+                       f"{str(value):.60}.")
+    array = array.astype(dtype)
+    if not np.all(np.isfinite(array)):
+        raise _Damaged(f"field {key!r} holds a number that is not finite.")
+    return array
+
+
+def _count(record, key):
+    value = _field(record, key, (int,), "a whole number")
+    if not 0 <= value <= MAX_COUNT:
+        raise _Damaged(f"field {key!r} must lie in [0, {MAX_COUNT}], got {value}.")
+    return value
+
+
+def _result_of(record):
+    """The :class:`FitResult` of a model record, every field checked."""
+    dtype_name = _field(record, "dtype", (str,), "'float32' or 'float64'")
+    if dtype_name not in ("float32", "float64"):
+        raise _Damaged(f"field 'dtype' must be 'float32' or 'float64', got {dtype_name!r}.")
+    dtype = np.dtype(dtype_name).type
+    coef = _numbers(record, "coef", (1, 2))
+    intercept = _numbers(record, "intercept", (0,) if coef.ndim == 1 else (1,))
+    if coef.ndim == 2 and intercept.shape != coef.shape[:1]:
+        raise _Damaged(f"field 'intercept' has {intercept.size} values for {coef.shape[0]} "
+                       "targets of 'coef'.")
+    k = 1 if coef.ndim == 1 else coef.shape[0]
+    histories = []
+    for key in ("loss_history", "validation_loss_history"):
+        history = _numbers(record, key, (1, 2), allow_none=key != "loss_history")
+        if history is not None and history.size % k:
+            raise _Damaged(f"field {key!r} does not hold a value per target of 'coef'.")
+        histories.append(history)
+    settings = dict(_field(record, "settings", (dict,), "an object"))
+    if "learning_rate" in settings:
         settings["learning_rate"] = _schedule(settings["learning_rate"])
-        intercept = np.asarray(record["intercept"], dtype=dtype)
-        return FitResult(
-            coef=np.array(record["coef"], dtype=dtype),
-            intercept=intercept if intercept.ndim else dtype(intercept),
-            loss_history=histories[0], validation_loss_history=histories[1],
-            n_epochs=int(record["n_epochs"]), n_updates=int(record["n_updates"]),
-            converged=bool(record["converged"]), interrupted=bool(record["interrupted"]),
-            backend=str(record["backend"]), learning_rate=_schedule(record["learning_rate"]),
-            batch_size=int(record["batch_size"]), settings=settings,
-            metadata=dict(record.get("metadata", {})))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path} is a damaged fastgd model file ({exc!r}).") from None
+    intercept = intercept.astype(dtype)
+    return FitResult(
+        coef=coef.astype(dtype), intercept=intercept if intercept.ndim else dtype(intercept),
+        loss_history=histories[0], validation_loss_history=histories[1],
+        n_epochs=_count(record, "n_epochs"), n_updates=_count(record, "n_updates"),
+        converged=_field(record, "converged", (bool,), "true or false"),
+        interrupted=_field(record, "interrupted", (bool,), "true or false"),
+        backend=_field(record, "backend", (str,), "a backend name"),
+        learning_rate=_schedule(record.get("learning_rate")),
+        batch_size=max(1, _count(record, "batch_size")), settings=settings,
+        metadata=dict(_field(record, "metadata", (dict,), "an object")
+                      if "metadata" in record else {}))
 
 
 def _schedule_record(schedule):
@@ -258,10 +337,24 @@ def _schedule_record(schedule):
 
 
 def _schedule(record):
-    if isinstance(record, dict):
-        record = dict(record)
-        return getattr(schedules, record.pop("schedule"))(**record)
-    return record
+    """The schedule of a record (``"auto"`` stays a name); an unknown or invalid one is
+    :class:`_Damaged`."""
+    if record == "auto":
+        return record
+    known = {type(schedules.from_name(name)).__name__ for name in schedules.SCHEDULE_NAMES
+             if name != "auto"}
+    if not isinstance(record, dict) or record.get("schedule") not in known:
+        raise _Damaged(f"the learning rate must be 'auto' or one of the schedules "
+                       f"{sorted(known)}, got {str(record):.60}.")
+    params = {key: value for key, value in record.items() if key != "schedule"}
+    if not all(isinstance(value, (int, float)) and not isinstance(value, bool)
+               and np.isfinite(value) for value in params.values()):
+        raise _Damaged(f"the parameters of schedule {record['schedule']} must be finite "
+                       f"numbers, got {params}.")
+    try:
+        return getattr(schedules, record["schedule"])(**params)
+    except (TypeError, ValueError) as exc:
+        raise _Damaged(f"schedule {record['schedule']}: {exc}") from None
 
 
 def _plain(value):

@@ -78,6 +78,21 @@ def _row_number(path, cells):
     return "?"
 
 
+def _to_numpy(column, dtype, out=None):
+    """A pyarrow column without nulls, cast to ``dtype``, as one NumPy array (written into
+    ``out`` when given), through its buffers: pyarrow's own ``to_numpy`` imports pandas (a
+    quarter of a second)."""
+    pa = _pyarrow("")
+    dtype = np.dtype(dtype)
+    out = np.empty(len(column), dtype) if out is None else out
+    start = 0
+    for chunk in pa.compute.cast(column, pa.from_numpy_dtype(dtype)).chunks:
+        out[start:start + len(chunk)] = np.frombuffer(chunk.buffers()[1], dtype, len(chunk),
+                                                      chunk.offset * dtype.itemsize)
+        start += len(chunk)
+    return out
+
+
 def is_numeric(table, name):
     """Whether column ``name`` holds numbers (integers, floats, decimals or booleans)."""
     types = _pyarrow(name).types
@@ -123,9 +138,10 @@ def _check_present(column, name, path):
                            "the rows with one (--drop-missing drops them)")
 
 
-def numeric(table, name, path):
-    """Column ``name`` as a float64 array: numbers, booleans as 0/1, or text that holds only
-    numbers; a missing or non-finite value, or a text cell, is an error naming its row."""
+def numeric(table, name, path, out=None):
+    """Column ``name`` as a float64 array (written into ``out`` when given): numbers, booleans
+    as 0/1, or text that holds only numbers; a missing or non-finite value, or a text cell, is
+    an error naming its row."""
     pa = _pyarrow(path)
     column = table.column(name)
     _check_present(column, name, path)
@@ -142,7 +158,7 @@ def numeric(table, name, path):
         else:
             raise CommandError(f"{path}: column {name!r} is not numeric ({kind})")
     try:
-        values = pa.compute.cast(column, pa.float64()).to_numpy()
+        values = _to_numpy(column, np.float64, out)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise CommandError(f"{path}: column {name!r}: {first_line(exc)}") from None
     bad = np.flatnonzero(~np.isfinite(values))
@@ -177,7 +193,7 @@ def codes(table, name, categories, path):
         raise CommandError(f"{path}: row {row + 1}, column {name!r}: {text[row].as_py()!r} is "
                            f"not one of the categories the model was fitted with "
                            f"({listing(categories)})")
-    return positions.to_numpy()
+    return _to_numpy(positions, np.int64)
 
 
 def encode(table, inputs, path):
@@ -189,9 +205,11 @@ def encode(table, inputs, path):
     """
     n = table.num_rows
     blocks, names = [], []  # (values, categories' positions) of each input column
+    numbers = np.empty((sum(categories is None for _, categories in inputs), n))
     for name, categories in inputs:
         if categories is None:
-            blocks.append((numeric(table, name, path), None))
+            blocks.append((numeric(table, name, path, numbers[len(blocks) - sum(
+                where is not None for _, where in blocks)]), None))
             names.append(name)
         else:
             blocks.append((np.ones(n), codes(table, name, categories, path)))
@@ -208,7 +226,12 @@ def encode(table, inputs, path):
         cols = np.concatenate([np.broadcast_to(c, (n,)) for c in cols])
         data = np.concatenate([values for values, _ in blocks])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, len(names))), names
-    X = np.zeros((n, len(names)))
-    for (values, _), c in zip(blocks, cols):
-        X[np.arange(n), c] = values
-    return X, names
+    if len(numbers) == len(names):
+        return numbers.T, names  # column by column, contiguous; the fit makes rows of it
+    X = np.zeros((len(names), n))
+    for (values, where), start in zip(blocks, starts):
+        if where is None:
+            X[start] = values
+        else:
+            X[start + where, np.arange(n)] = 1.0
+    return X.T, names
