@@ -136,7 +136,8 @@ def continuation_of(result, scaling, total_weight):
         moments = Moments(float(total_weight),
                           np.concatenate([scaling.x_offset, scaling.y_offset]),
                           np.where(np.isfinite(scale), scale, 0.0) ** 2 * total_weight)
-    return Continuation(coef, intercept, coef.copy(), intercept.copy(), moments, result.learning_rate, bool(result.settings["fit_intercept"]),
+    return Continuation(coef, intercept, coef.copy(), intercept.copy(), moments,
+                        result.learning_rate, bool(result.settings["fit_intercept"]),
                         int(result.n_epochs), int(result.n_updates),
                         int(result.settings["random_state"]))
 

@@ -2,7 +2,6 @@
 heavy-tailed weights, heavy-tailed and outlying rows. They must not diverge, and they must reach
 weighted least squares."""
 
-import numpy as np
 import pytest
 
 import fastgd

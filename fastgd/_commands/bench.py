@@ -394,9 +394,9 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
     from scipy.sparse import hstack
     from scipy.sparse.linalg import lsqr
 
-    out("\n| sparse data | fastgd s/epoch | fastgd l2 s/epoch | sklearn SGD s/epoch | sklearn/fastgd | "
-        "fastgd default | epochs | excess | lsqr | excess |\n|---|---|---|---|---|---|---|---|"
-        "---|---|")
+    out("\n| sparse data | fastgd s/epoch | fastgd l2 s/epoch | sklearn SGD s/epoch | "
+        "sklearn/fastgd | fastgd default | epochs | excess | lsqr | excess |\n"
+        "|---|---|---|---|---|---|---|---|---|---|")
     for name, n_samples, n_features, density in cases:
         if quick:
             n_samples = n_samples // 10

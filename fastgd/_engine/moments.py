@@ -23,7 +23,8 @@ def wants_moments(backend, n_rows, n_features, n_checks):
 
 def moment_shift(rows, standard, sample_rows=1024):
     """The mean of the first ``sample_rows`` standardised rows ``[x', y']``: the shift of
-    ``fastgd._kernels.losses.moment_sums``, so that the final centring subtracts only small quantities."""
+    ``fastgd._kernels.losses.moment_sums``, so that the final centring subtracts only small
+    quantities."""
     head = slice(0, min(rows.X.shape[0], sample_rows))
     return np.concatenate([((rows.X[head] - standard.x_offset) / standard.x_scale).mean(axis=0),
                            ((rows.Y[head] - standard.y_offset) / standard.y_scale).mean(axis=0)])

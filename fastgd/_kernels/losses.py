@@ -87,7 +87,8 @@ def mean_losses(rows, standard, model, work, q):
 def moment_losses(model, moments, out):
     """Write into ``out[t]`` the loss of target ``t`` from the data's centred moments, in O(d^2).
 
-    ``moments`` is ``fastgd._engine.moments.finish_moments``'s array for the standardised data ``z`` and ``y'``.
+    ``moments`` is ``fastgd._engine.moments.finish_moments``'s array for the standardised
+    data ``z`` and ``y'``.
     With ``z = mean_z + dz`` and ``y'_t = mean_t + dy_t`` the residual of a row is
     ``dz . coef[t] - dy_t + m_t`` with ``m_t = mean_z . coef[t] + intercept[t] - mean_t``, whose
     mean square is ``coef[t]' C_zz coef[t] - 2 coef[t]' C_zt + C_tt + m_t^2``. Centred moments
