@@ -56,7 +56,8 @@ def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend)
         rng = np.random.default_rng(0)
         X = rng.standard_normal((20_000, 10))
         y = X @ np.arange(10.0) + rng.standard_normal(20_000)
-        fastgd.fit(X[:50], y[:50], epochs=2, backend="{backend}")  # compile first
+        fastgd.fit(X, y, epochs=2, tol=None, learning_rate="constant", progress=False,
+                   backend="{backend}")  # compile (or load) every kernel the fit below runs
         print("ready", flush=True)
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
