@@ -199,17 +199,22 @@ def run_fit(problem, run, X, y, backend_name, settings, progress):
         The driver's, in the backends' space (what a stream goes on from).
     """
     control = np.zeros(2, dtype=np.int64)
-    histories = problem.new_histories()
     watch, bar = wants_watching(progress, X.size * problem.epochs)
     if watch:
         y_scale = problem.setup.standard.y_scale
         scale = y_scale**2 if problem.standardised else np.ones(len(y_scale))
+        made = []  # the histories, made in the watched thread (a large epoch budget makes
+        #            them large: a Ctrl-C while they are filled must reach the watcher)
+
+        def watched():
+            made.append(problem.new_histories())
+            return run(control, made[0])
 
         def describe(done):
-            return f"loss={float(histories.loss[done - 1] @ scale):.6g}"
+            return f"loss={float(made[0].loss[done - 1] @ scale):.6g}"
 
-        outcome = run_watched(lambda: run(control, histories), control, problem.epochs,
-                              describe, bar, immediate=progress is True)
+        outcome = run_watched(watched, control, problem.epochs, describe, bar,
+                              immediate=progress is True)
     else:
-        outcome = run(control, histories)
+        outcome = run(control, problem.new_histories())
     return make_result(problem, X.dtype, y.ndim, outcome, backend_name, settings), outcome
