@@ -1,15 +1,19 @@
 """Long fits: a progress bar per epoch, and Ctrl-C that keeps the last complete epoch.
 
 A watched fit runs its backend in a worker thread (the Numba kernels release the GIL). The
-main thread wakes every ``POLL_SECONDS`` to move the bar (tqdm) and, on Ctrl-C, asks the fit to
-stop at the end of the epoch in progress; a second Ctrl-C gives up at once.
+main thread wakes every ``POLL_SECONDS`` to see whether the fit has finished, moves the bar
+(tqdm) every ``BAR_SECONDS`` and, on Ctrl-C, asks the fit to stop at the end of the epoch in
+progress; a second Ctrl-C gives up at once.
 """
 
 import sys
 import threading
+import time
 
 #: Seconds between two looks at a running fit.
-POLL_SECONDS = 0.1
+POLL_SECONDS = 0.02
+#: Seconds between two updates of the bar.
+BAR_SECONDS = 0.1
 #: Fits of at least this many entries of X times epochs are watched even without a bar, so
 #: that Ctrl-C can stop them (smaller fits take well under a second).
 WATCH_MIN_WORK = 1 << 24
@@ -53,8 +57,9 @@ def run_watched(run, control, epochs, describe, bar, immediate):
     bar, immediate : bool
         Whether to show a bar, and whether at once (else after ``AUTO_BAR_DELAY`` seconds).
     """
+    # The main thread polls a plain flag with time.sleep: a Ctrl-C that lands inside a lock
+    # operation (Thread.join, Event.wait) can leave the lock unusable, and both threads hang.
     outcome = {}
-    done = threading.Event()  # not Thread.join: a Ctrl-C inside join() can leave is_alive() wrong
 
     def target():
         try:
@@ -62,7 +67,7 @@ def run_watched(run, control, epochs, describe, bar, immediate):
         except BaseException as exc:  # handed to the main thread below
             outcome["error"] = exc
         finally:
-            done.set()
+            outcome["finished"] = True
 
     thread = threading.Thread(target=target, name="fastgd-fit", daemon=True)
     progress = None
@@ -74,12 +79,13 @@ def run_watched(run, control, epochs, describe, bar, immediate):
     thread.start()
     asked = False
     try:
-        finished = False
-        while not finished:
+        drawn = time.monotonic()
+        while "finished" not in outcome:
             try:
-                finished = done.wait(POLL_SECONDS)
-                if progress is not None:
+                time.sleep(POLL_SECONDS)
+                if progress is not None and time.monotonic() - drawn >= BAR_SECONDS:
                     _advance(progress, int(control[1]), describe)
+                    drawn = time.monotonic()
             except KeyboardInterrupt:  # anywhere in the loop, the bar's drawing included
                 if asked:
                     raise
