@@ -76,9 +76,13 @@ def run_watched(run, control, epochs, describe, bar, immediate):
 
         progress = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True,
                         delay=0.0 if immediate else AUTO_BAR_DELAY, leave=True)
-    thread.start()
     asked = False
     try:
+        try:
+            thread.start()
+        except KeyboardInterrupt:  # the thread runs, or will: it stops at its first epoch's end
+            asked = True
+            control[0] = 1
         drawn = time.monotonic()
         while "finished" not in outcome:
             try:

@@ -169,7 +169,10 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
     while b"loss=" not in seen and time.monotonic() < deadline:  # the fit has begun
         seen += os.read(process.stderr.fileno(), 4096)
     process.send_signal(signal.SIGINT)
-    out, rest = process.communicate(timeout=60)
+    try:
+        out, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()  # a fit that missed the signal would run for 10**7 epochs
     err = (bytes(seen) + rest).decode()
     assert process.returncode == 130, err
     assert "interrupted: the model is that of epoch" in err
