@@ -163,7 +163,8 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "fastgd", "fit", "big.npy", "--target", "3", "--epochs",
          "10000000", "--tol", "none", "--learning-rate", "constant:0.001", "--out", "m.json",
-         "--progress"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "--progress"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
     seen = bytearray()
     deadline = time.monotonic() + 120
     while b"loss=" not in seen and time.monotonic() < deadline:  # the fit has begun
@@ -172,7 +173,9 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
     try:
         out, rest = process.communicate(timeout=60)
     finally:
-        process.kill()  # a fit that missed the signal would run for 10**7 epochs
+        if process.poll() is None:  # a fit that missed the signal would run 10**7 epochs
+            process.kill()
+            process.communicate()
     err = (bytes(seen) + rest).decode()
     assert process.returncode == 130, err
     assert "interrupted: the model is that of epoch" in err

@@ -48,6 +48,12 @@ def test_errors_in_the_worker_reach_the_caller(monkeypatch):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process is POSIX")
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
+def _default_sigint():
+    """In the child: Ctrl-C handled as usual, even when the tests were started with SIGINT
+    ignored (a background job of a shell), which a child Python would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend):
     script = textwrap.dedent(f"""
         import time, warnings
@@ -70,7 +76,8 @@ def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend)
     """)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env=env)
+                               stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=_default_sigint)
     assert process.stdout.readline().strip() == "ready"
     import time
     time.sleep(1.5)
@@ -79,7 +86,9 @@ def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend)
     try:
         out, err = process.communicate(timeout=60)
     finally:
-        process.kill()  # a fit that missed the signal would run for 10**7 epochs
+        if process.poll() is None:  # a fit that missed the signal would run 10**7 epochs
+            process.kill()
+            process.communicate()
     assert time.perf_counter() - sent < 3.0, err
     assert process.returncode == 0, err
     seconds, n_epochs, interrupted, finite, length, warned = out.split()
