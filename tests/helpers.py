@@ -64,3 +64,26 @@ def reference_mbgd(X, y, batch_size, epochs, schedule, fit_intercept=True, drop_
                 intercept -= eta * grad_b
             t += 1
     return np.array(coef), intercept, t
+
+
+def default_sigint():
+    """For ``Popen(preexec_fn=...)``: Ctrl-C handled as usual in the child, even when the tests
+    run with SIGINT ignored (a shell's background job), which the child would inherit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt_and_wait(process, timeout=60):
+    """Send SIGINT to ``process`` and return its ``communicate()``; a process that outlives
+    ``timeout`` (a fit that missed the signal runs on) is killed and reaped before the
+    TimeoutExpired goes up."""
+    import signal
+
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

@@ -3,7 +3,6 @@ loss curves, and one clear line with exit status 2 for every bad input."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ import pytest
 
 import fastgd
 from fastgd.datasets import make_problem
+
+from helpers import default_sigint, interrupt_and_wait
 
 
 def fastgd_cli(*args, cwd):
@@ -164,18 +165,12 @@ def test_ctrl_c_saves_the_last_complete_epoch(tmp_path):
         [sys.executable, "-m", "fastgd", "fit", "big.npy", "--target", "3", "--epochs",
          "10000000", "--tol", "none", "--learning-rate", "constant:0.001", "--out", "m.json",
          "--progress"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ignored here
+        preexec_fn=default_sigint)
     seen = bytearray()
     deadline = time.monotonic() + 120
     while b"loss=" not in seen and time.monotonic() < deadline:  # the fit has begun
         seen += os.read(process.stderr.fileno(), 4096)
-    process.send_signal(signal.SIGINT)
-    try:
-        out, rest = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:  # a fit that missed the signal would run 10**7 epochs
-            process.kill()
-            process.communicate()
+    out, rest = interrupt_and_wait(process)
     err = (bytes(seen) + rest).decode()
     assert process.returncode == 130, err
     assert "interrupted: the model is that of epoch" in err

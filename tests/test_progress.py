@@ -1,7 +1,6 @@
 """Long fits: the progress bar, and Ctrl-C that keeps the last complete epoch."""
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,8 @@ import pytest
 import fastgd
 from fastgd import _progress
 from fastgd.datasets import make_problem
+
+from helpers import default_sigint, interrupt_and_wait
 
 
 def test_a_bar_on_request_with_the_loss(capsys, backend):
@@ -48,12 +49,6 @@ def test_errors_in_the_worker_reach_the_caller(monkeypatch):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process is POSIX")
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
-def _default_sigint():
-    """In the child: Ctrl-C handled as usual, even when the tests were started with SIGINT
-    ignored (a background job of a shell), which a child Python would otherwise inherit."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend):
     script = textwrap.dedent(f"""
         import time, warnings
@@ -77,18 +72,12 @@ def test_ctrl_c_stops_within_a_second_and_keeps_the_last_complete_epoch(backend)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env,
-                               preexec_fn=_default_sigint)
+                               preexec_fn=default_sigint)
     assert process.stdout.readline().strip() == "ready"
     import time
     time.sleep(1.5)
     sent = time.perf_counter()
-    process.send_signal(signal.SIGINT)
-    try:
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:  # a fit that missed the signal would run 10**7 epochs
-            process.kill()
-            process.communicate()
+    out, err = interrupt_and_wait(process)
     assert time.perf_counter() - sent < 3.0, err
     assert process.returncode == 0, err
     seconds, n_epochs, interrupted, finite, length, warned = out.split()
