@@ -12,7 +12,7 @@ import numpy as np
 from . import schedules
 from ._curvature import sp_diags, stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
-                             batches, csr_of, index_for, new_histories)
+                             batches, csr_of, index_for, new_histories, no_rows)
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -280,11 +280,11 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     """
     d = X.shape[1]
     k = Y.shape[1]
-    X_val = np.empty((0, d), X.dtype) if isinstance(X, np.ndarray) else X[:0]
-    Y_val, weights_val = np.empty((0, k), Y.dtype), None
+    validation = None
     if early_stopping:
         X, Y, weights, X_val, Y_val, weights_val = split_validation(
             X, Y, weights, validation_fraction, seed)
+        validation = Rows(csr_of(X_val), Y_val, weights_val, index_for(0))
     n = X.shape[0]
     batch_size, n_batches = batches(n, batch_size, drop_last)
     if scaling is None:
@@ -310,8 +310,9 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                bool(auto or early_stopping), np.empty((0, 0)),
                bool(auto and average_start < 0 and not early_stopping
                     and (tol is None or tol >= AVERAGING_MIN_TOL))))
-    return Problem(rows=Rows(csr_of(X), Y, weights, index_for(n)),
-                   validation=Rows(csr_of(X_val), Y_val, weights_val, index_for(0)), setup=setup,
+    rows = Rows(csr_of(X), Y, weights, index_for(n))
+    return Problem(rows=rows, validation=no_rows(rows) if validation is None else validation,
+                   setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
                    schedule=learning_rate, standardised=auto)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._kernels.jit import KERNELS_IN_PYTHON, NUMBA_AVAILABLE
 from . import reference
+from .groups import read_only
 
 
 class Backend(NamedTuple):
@@ -40,6 +41,7 @@ class Backend(NamedTuple):
 
 
 _NO_MOMENTS = np.empty((0, 0))
+_NO_Q = np.empty(0)
 
 NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gradient,
                 reference.proximal_step, None)
@@ -57,19 +59,24 @@ def _numba_backend():
     """The :class:`Backend` of the Numba kernels (compiled on first use, then cached)."""
     from .._kernels import epochs, losses, passes
 
-    def run_epochs(*groups):
+    def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+                   validation, histories, control):
         with _quiet():
-            return epochs.run_epochs(*groups)
+            return epochs.run_epochs(read_only(rows), standard, penalty, plan, steps, checks,
+                                     model, iterate, tracker, read_only(validation), histories,
+                                     control)
 
     def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
         with _quiet():
-            return losses.objectives(rows, standard, penalty, model, penalised,
-                                     _NO_MOMENTS if moments is None else moments, q)
+            return losses.objectives(read_only(rows), standard,
+                                     penalty if penalised else losses.no_penalty(), model,
+                                     _NO_MOMENTS if moments is None else moments,
+                                     _NO_Q if q is None else q)
 
     def gradient(rows, standard, model):
         work = losses.new_work(standard, *model.coef.shape)
         with _quiet():
-            weight = passes.full_gradient(rows, standard, model, work)
+            weight = passes.full_gradient(read_only(rows), standard, model, work)
         return work.G, work.r_sum, weight
 
     def step(model, fit_intercept, standard, penalty, eta, sums):
@@ -79,7 +86,10 @@ def _numba_backend():
             with _quiet():
                 passes.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
 
-    return Backend("numba", run_epochs, objective, gradient, step, losses.moment_sums)
+    def moment_sums(rows, standard, shift, sums, products):
+        return losses.moment_sums(read_only(rows), standard, shift, sums, products)
+
+    return Backend("numba", run_epochs, objective, gradient, step, moment_sums)
 
 
 def get_backend(name):

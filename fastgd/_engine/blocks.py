@@ -21,7 +21,7 @@ from .backends import get_backend
 from .driver import Blocks, run_blocks
 from .moments import moment_shift, wants_moments
 from .groups import (Model, Rows, UPDATES, batches, index_for, new_histories, new_tracker,
-                     plan_for_block)
+                     no_rows, plan_for_block)
 
 #: Bytes of X per chunk of a streamed fit.
 CHUNK_BYTES = 1 << 24
@@ -42,18 +42,18 @@ def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backen
     n_updates : int
         The step counter after the epoch.
     """
-    n, d = X.shape
+    n = X.shape[0]
     k = Y.shape[1]
     model = Model(model.coef.copy(), model.intercept.copy())
     if n == 0:
         return model, n_updates
     tracker = new_tracker(model, 1, eta, n_updates)
-    no_rows = Rows(np.empty((0, d), X.dtype), np.empty((0, k), Y.dtype), None, index_for(0))
+    rows = Rows(X, Y, weights, index_for(n))
     get_backend(backend_name).run_epochs(
-        Rows(X, Y, weights, index_for(n)), setup.standard, setup.penalty,
+        rows, setup.standard, setup.penalty,
         plan_for_block(setup.plan, n, seed, epoch), setup.steps,
         setup.checks._replace(every=0, moments=np.empty((0, 0))), model,
-        Model(np.empty_like(model.coef), np.empty_like(model.intercept)), tracker, no_rows,
+        Model(np.empty_like(model.coef), np.empty_like(model.intercept)), tracker, no_rows(rows),
         new_histories(1, k), np.zeros(2, dtype=np.int64))
     return model, int(tracker.counts[UPDATES])
 

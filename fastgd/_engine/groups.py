@@ -55,6 +55,41 @@ class Rows(NamedTuple):
     index: np.ndarray
 
 
+def _read_only(a):
+    if a is None or not a.flags.writeable:
+        return a
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def read_only(rows):
+    """``rows`` with X, Y and the weights as read-only views (no copy).
+
+    The kernels never write them; Numba compiles a read-only array as a type of its own, so
+    that passing them always read-only lets one compiled version serve writable arrays and
+    read-only ones (memory maps, arrays a user froze) alike.
+    """
+    X = rows.X
+    if isinstance(X, Csr):
+        X = Csr(_read_only(X.data), _read_only(X.indices), _read_only(X.indptr), X.shape)
+    else:
+        X = _read_only(X)
+    return rows._replace(X=X, Y=_read_only(rows.Y), weights=_read_only(rows.weights))
+
+
+def no_rows(rows):
+    """A :class:`Rows` of no rows, of the same types as ``rows`` (of the same compiled
+    version of the kernels): the validation rows of a fit without any."""
+    X = rows.X
+    if isinstance(X, Csr):
+        X = Csr(X.data[:0], X.indices[:0], X.indptr[:1], (0, X.shape[1]))
+    else:
+        X = X[:0]
+    weights = None if rows.weights is None else rows.weights[:0]
+    return Rows(X, rows.Y[:0], weights, index_for(0))
+
+
 class Standardisation(NamedTuple):
     """``x' = (x - x_offset) / x_scale`` and ``y' = (y - y_offset) / y_scale``, applied on the
     fly (offsets 0 and scales 1: none). Arrays of shapes (d,), (d,), (k,), (k,), float64."""

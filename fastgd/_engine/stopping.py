@@ -7,7 +7,7 @@ Plain arithmetic on numbers and arrays: the Numba kernels compile these very fun
 
 import math
 
-from .._kernels.jit import shared
+from .._kernels.jit import copy_into, shared
 from ..schedules import ADAPTIVE, ADAPTIVE_DIVISOR
 from .groups import (BASE_LOSS, BEST_BEFORE, BEST_LOSS, ETA, LOWEST, N_CHECKS, PHASE_START,
                      START_LOSS, STATUS)
@@ -188,8 +188,8 @@ def restart_averaging(tracker, phase_eta, coef, intercept):
     on from the best model checked, an average, not from the last iterate: the iterate at the
     end of a phase is as noisy as its step, the average is not."""
     if tracker.values[ETA] != phase_eta and not math.isnan(phase_eta):
-        coef[:, :] = tracker.best_coef
-        intercept[:] = tracker.best_intercept
+        copy_into(coef, tracker.best_coef)
+        copy_into(intercept, tracker.best_intercept)
     return restarts_average(tracker, phase_eta)
 
 
@@ -199,8 +199,8 @@ def start_tracking(tracker, start_loss, coef, intercept):
     tracker.values[START_LOSS] = start_loss
     tracker.values[LOWEST] = start_loss
     tracker.values[BEST_LOSS] = start_loss
-    tracker.best_coef[:, :] = coef
-    tracker.best_intercept[:] = intercept
+    copy_into(tracker.best_coef, coef)
+    copy_into(tracker.best_intercept, intercept)
 
 
 @shared
@@ -224,8 +224,8 @@ def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks)
     values[LOWEST] = min(values[LOWEST], loss)
     if checks.keep_best and keep:
         values[BEST_LOSS] = loss
-        tracker.best_coef[:, :] = coef
-        tracker.best_intercept[:] = intercept
+        copy_into(tracker.best_coef, coef)
+        copy_into(tracker.best_intercept, intercept)
     phase_start, best_before, eta, base_loss, status = check_progress(
         tracker.losses, n, counts[PHASE_START], values[BEST_BEFORE], values[ETA],
         values[BASE_LOSS], steps.eta0, steps.kind, checks.tol, checks.stop_early, checks.window,

@@ -14,8 +14,9 @@ from .._engine.stopping import (INTERRUPTED, RUNNING, record_check, restart_aver
                                 within_one_standard_error)
 from ..schedules import step_size
 from .intrinsics import is_dense, pick_format
-from .jit import inlined_kernel, inlined_reassociating_kernel, kernel, reassociating_kernel
-from .losses import effective_weights_of, new_work, objective
+from .jit import (copy_into, inlined_kernel, inlined_reassociating_kernel, kernel,
+                  reassociating_kernel)
+from .losses import effective_weights_of, new_work, no_penalty, objective
 from .random import shuffle_epoch
 from .sparse import sparse_batches
 from .updates import average_in, gradient_sums, proximal_step
@@ -23,7 +24,7 @@ from .updates import average_in, gradient_sums, proximal_step
 _step_size = kernel(step_size)
 
 
-@inlined_reassociating_kernel
+@reassociating_kernel
 def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
     """Run batches ``first`` to ``last - 1`` of epoch ``epoch`` (``span``) from step counter
     ``t``; return ``t`` after them.
@@ -64,7 +65,11 @@ def _run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, aver
 
 @overload(_run_batches, inline="always")
 def _typed_run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
-    return pick_format(rows, _batches, sparse_batches)
+    batches = pick_format(rows, _batches, sparse_batches)
+
+    def run(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+        return batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work)
+    return run
 
 
 @inlined_kernel
@@ -77,22 +82,22 @@ def _check(rows, standard, penalty, steps, checks, current, model, tracker, vali
     a step's noise floor, the iterate while it is still on its way (the average lags behind).
     """
     if validation.X.shape[0] > 0:
-        loss = objective(validation, standard, penalty, current, False, np.empty((0, 0)), work,
+        loss = objective(validation, standard, no_penalty(), current, np.empty((0, 0)), work,
                          tracker.q)
         close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
         if loss <= tracker.values[LOWEST]:
-            tracker.q_lowest[:] = tracker.q
+            copy_into(tracker.q_lowest, tracker.q)
     else:
-        loss = objective(rows, standard, penalty, current, True, checks.moments, work, None)
+        loss = objective(rows, standard, penalty, current, checks.moments, work, np.empty(0))
         close = False
         if checks.average_phases:
             saved = work.out.copy()
-            iterate_loss = objective(rows, standard, penalty, model, True, checks.moments, work,
-                                     None)
+            iterate_loss = objective(rows, standard, penalty, model, checks.moments, work,
+                                     np.empty(0))
             if iterate_loss < loss:
                 loss, current = iterate_loss, model
             else:
-                work.out[:] = saved
+                copy_into(work.out, saved)
     return record_check(tracker, loss, close, current.coef, current.intercept, steps, checks)
 
 
@@ -124,8 +129,8 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
     work = new_work(standard, k, d)
     state = np.empty(1, dtype=np.uint64)
     average = iterate
-    average.coef[:, :] = model.coef
-    average.intercept[:] = model.intercept
+    copy_into(average.coef, model.coef)
+    copy_into(average.intercept, model.intercept)
     current = model
     checking = checks.every > 0
     every = checks.every if checking else plan.n_batches
@@ -173,8 +178,8 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
                 model.coef[i, j], average.coef[i, j] = average.coef[i, j], model.coef[i, j]
             model.intercept[i], average.intercept[i] = average.intercept[i], model.intercept[i]
     else:
-        iterate.coef[:, :] = model.coef
-        iterate.intercept[:] = model.intercept
+        copy_into(iterate.coef, model.coef)
+        copy_into(iterate.intercept, model.intercept)
     return n_epochs
 
 
@@ -184,6 +189,6 @@ def _record_epoch(rows, standard, penalty, checks, current, validation, historie
     """Write the epoch's losses into ``histories``: those of its last check, and with validation
     rows the training objective too."""
     if validation.X.shape[0] > 0:
-        histories.validation[run_epoch, :] = work.out
-        objective(rows, standard, penalty, current, True, checks.moments, work, None)
-    histories.loss[run_epoch, :] = work.out
+        copy_into(histories.validation[run_epoch], work.out)
+        objective(rows, standard, penalty, current, checks.moments, work, np.empty(0))
+    copy_into(histories.loss[run_epoch], work.out)

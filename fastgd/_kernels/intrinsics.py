@@ -104,7 +104,8 @@ def is_dense(rows):
 
 
 def pick_format(rows, dense, sparse):
-    """The implementation an ``@overload`` on the type ``rows`` of a ``Rows`` group returns:
-    the Python function of the kernel ``dense`` for an array X, else that of ``sparse``
-    (compiled into the caller, with its flags)."""
-    return (dense if isinstance(rows.types[0], types.Array) else sparse).py_func
+    """For an ``@overload`` on the type ``rows`` of a ``Rows`` group: the kernel ``dense`` for
+    an array X, else ``sparse``. An inlined kernel's ``py_func`` is an implementation to
+    return as it is (compiled into the caller, with its flags); any other kernel is called by
+    the implementation."""
+    return dense if isinstance(rows.types[0], types.Array) else sparse

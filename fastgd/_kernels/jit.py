@@ -7,7 +7,8 @@ the last bits (the NumPy backend agrees to 1e-9 all the same) but keeps IEEE sem
 NaN, infinity and overflow, on which divergence detection relies; the flags that assume finite
 values (``nnan``, ``ninf``) are never used. ``shared`` marks a plain Python function that the
 kernels compile into themselves and that the NumPy backend and the fit driver call as it is
-(the stopping rule, the schedules): one piece of code for both. Without Numba the kernel
+(the stopping rule, the schedules): one piece of code for both. :func:`copy_into` copies one
+array into another of the same shape in either. Without Numba the kernel
 decorators are ``None``, ``shared`` does nothing and :data:`NUMBA_AVAILABLE` is False; the
 NumPy backend then serves alone.
 """
@@ -71,3 +72,30 @@ def shared(function):
     from numba.extending import register_jitable
 
     return register_jitable(function)
+
+
+def copy_into(dst, src):
+    """``dst[...] = src`` for arrays of one shape (1-D or 2-D).
+
+    Compiled, it is a plain loop: Numba's own array assignment checks the shapes and brings a
+    formatted error message with it, which costs seconds of compile time in every kernel.
+    """
+    dst[...] = src
+
+
+if NUMBA_AVAILABLE:
+    from numba.extending import overload
+
+    @overload(copy_into)
+    def _copy_into(dst, src):
+        if dst.ndim == 1:
+            def copy_vector(dst, src):
+                for i in range(dst.shape[0]):
+                    dst[i] = src[i]
+            return copy_vector
+
+        def copy_matrix(dst, src):
+            for i in range(dst.shape[0]):
+                for j in range(dst.shape[1]):
+                    dst[i, j] = src[i, j]
+        return copy_matrix

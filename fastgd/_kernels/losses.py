@@ -10,7 +10,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .intrinsics import row_dot, row_weight
-from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
+from .._engine.groups import Penalty
+from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel, shared
 
 
 class Work(NamedTuple):
@@ -63,7 +64,7 @@ def effective_weights(model, standard, work):
 @inlined_reassociating_kernel
 def mean_losses(rows, standard, model, work, q):
     """Write into ``work.out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over
-    the rows (dense or sparse), and into ``q[i]`` (unless q is None) the loss
+    the rows (dense or sparse), and into ``q[i]`` (unless q is empty) the loss
     ``(1/2) sum_t r^2`` of row ``i``."""
     X, Y, weights = rows.X, rows.Y, rows.weights
     n = X.shape[0]
@@ -78,7 +79,7 @@ def mean_losses(rows, standard, model, work, q):
             f = c[t] - Y[i, t] * inv_y_scale[t] + row_dot(X, i, V, t)
             total += s * f * f
             weight += s
-            if q is not None:
+            if q.shape[0] > 0:
                 q[i] = 0.5 * f * f + (q[i] if t > 0 else 0.0)
         work.out[t] = 0.5 * total / weight
 
@@ -109,17 +110,27 @@ def moment_losses(model, moments, out):
         out[t] = 0.5 * max(quadratic + moments[d + t, d + t] + m * m, 0.0)
 
 
+@shared
+def no_penalty():
+    """The penalty group of a loss without penalty (:func:`objective`)."""
+    return Penalty(np.empty((0, 0)), np.empty(0))
+
+
 @reassociating_kernel
-def objective(rows, standard, penalty, model, penalised, moments, work, q):
-    """Write into ``work.out[t]`` the loss of target ``t`` (plus its penalty if ``penalised``),
-    from ``moments`` when not empty, else by a pass over the rows that also writes the rows'
-    losses into ``q`` (unless it is None); return the sum over targets."""
+def objective(rows, standard, penalty, model, moments, work, q):
+    """Write into ``work.out[t]`` the loss of target ``t`` plus its penalty (none for
+    :func:`no_penalty`), from ``moments`` when not empty, else by a pass over the rows that
+    also writes the rows' losses into ``q`` (unless it is empty); return the sum over targets.
+
+    "None" is told by empty arrays, not by None or a flag, so that one compiled version
+    serves every call."""
     if moments.shape[0] > 0:
         moment_losses(model, moments, work.out)
     else:
         mean_losses(rows, standard, model, work, q)
     coef, l1, l2, out = model.coef, penalty.l1, penalty.l2, work.out
     k, d = coef.shape
+    penalised = l2.shape[0] > 0
     total = 0.0
     for t in range(k):
         if penalised:
@@ -172,10 +183,10 @@ def moment_sums(rows, standard, shift, sums, products):
 
 
 @kernel
-def objectives(rows, standard, penalty, model, penalised, moments, q):
-    """Each target's loss (plus penalty if ``penalised``) as an array: :func:`objective` with
-    work arrays of its own (one call from Python, where each group passed costs time)."""
+def objectives(rows, standard, penalty, model, moments, q):
+    """Each target's loss plus penalty as an array: :func:`objective` with work arrays of its
+    own (one call from Python, where each group passed costs time)."""
     k, d = model.coef.shape
     work = new_work(standard, k, d)
-    objective(rows, standard, penalty, model, penalised, moments, work, q)
+    objective(rows, standard, penalty, model, moments, work, q)
     return work.out

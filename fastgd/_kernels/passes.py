@@ -33,7 +33,7 @@ def _sums(rows, work):
 
 @overload(_sums, inline="always")
 def _typed_sums(rows, work):
-    return pick_format(rows, _dense_sums, _sparse_sums)
+    return pick_format(rows, _dense_sums, _sparse_sums).py_func
 
 
 @kernel

@@ -28,7 +28,7 @@ import numpy as np
 
 from ..schedules import step_size
 from .intrinsics import prefetch, row_weight
-from .jit import inlined_reassociating_kernel, kernel
+from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
 from .updates import PREFETCH_DISTANCE, average_in
 
@@ -186,7 +186,7 @@ def _to_standardised(U, shift, S, inverse, coef):
                 coef[t, j] = (U[t, j] + shift[j] * S[t]) / inverse[j]
 
 
-@inlined_reassociating_kernel
+@reassociating_kernel
 def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
     """``fastgd._kernels.epochs._batches`` for sparse rows: run batches ``first`` to
     ``last - 1`` of epoch ``epoch`` (``span``) from step counter ``t``; return ``t`` after them.
