@@ -34,8 +34,11 @@ class Work(NamedTuple):
 @kernel
 def new_work(standard, k, d):
     """The :class:`Work` arrays for ``k`` targets and ``d`` features."""
+    inv_y_scale = np.empty(k)
+    for t in range(k):
+        inv_y_scale[t] = 1.0 / standard.y_scale[t]
     return Work(np.empty((k, d)), np.empty(k), np.zeros((k, d)), np.empty(k), np.empty(k),
-                1.0 / standard.y_scale)
+                inv_y_scale)
 
 
 @kernel

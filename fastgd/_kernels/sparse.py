@@ -205,10 +205,16 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     k, d = coef.shape
     n = X.shape[0]
-    penalised = l1.max() > 0.0 or l2.max() > 0.0
-    inverse = 1.0 / x_scale
-    shift = x_offset * inverse * inverse
-    total_shift = np.sum(x_offset * shift)
+    penalised = False
+    inverse, shift = np.empty(d), np.empty(d)
+    total_shift = 0.0
+    for j in range(d):
+        inverse[j] = 1.0 / x_scale[j]
+        shift[j] = x_offset[j] * inverse[j] * inverse[j]
+        total_shift += x_offset[j] * shift[j]
+        penalised = penalised or l2[j] > 0.0
+        for i in range(k):
+            penalised = penalised or l1[i, j] > 0.0
     stamp = np.full(d, -1, dtype=np.int64)
     touched = np.empty(d, dtype=np.int64)
     last = np.full(d, t, dtype=np.int64)
