@@ -1,5 +1,7 @@
 """Backend choice, including an install without Numba."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -21,3 +23,32 @@ def test_without_numba_auto_falls_back_with_one_warning(monkeypatch):
     assert fastgd.fit(X, y, epochs=2).backend == "numpy"  # warned once: no error here
     with pytest.raises(ValueError, match="backend='numba' needs Numba"):
         fastgd.fit(X, y, backend="numba")
+
+
+def test_a_slow_first_call_says_it_is_compiling_once_per_kind_of_rows(monkeypatch, capsys):
+    from fastgd._kernels import epochs
+
+    real = epochs.run_epochs
+
+    def slow_first_call(*groups):  # stands in for Numba compiling on the first call
+        time.sleep(0.5)
+        return real(*groups)
+
+    monkeypatch.setattr(_backends, "KERNELS_IN_PYTHON", False)  # also run without the JIT
+    monkeypatch.setattr(_backends, "COMPILE_NOTICE_SECONDS", 0.05)
+    monkeypatch.setattr(_backends, "_called", set())
+    monkeypatch.setattr(_backends, "_announced", set())
+    monkeypatch.setattr(epochs, "run_epochs", slow_first_call)
+    X, y = np.arange(20.0)[:, None], np.arange(20.0)
+    fastgd.fit(X, y, epochs=2, backend="numba")
+    notice = ("fastgd: compiling its kernels for dense float64 X without sample weights; this "
+              "takes seconds once, then Numba caches them on disk for later runs\n")
+    assert capsys.readouterr().err == notice
+    fastgd.fit(X, y, epochs=2, backend="numba")  # known kind: no timer, no notice
+    fastgd.fit(X, y, sample_weight=np.ones(20), epochs=2, backend="numba")  # a new kind
+    assert capsys.readouterr().err == notice.replace("without", "with")
+    monkeypatch.setattr(epochs, "run_epochs", real)
+    monkeypatch.setattr(_backends, "_called", set())
+    monkeypatch.setattr(_backends, "_announced", set())
+    fastgd.fit(X, y, sample_weight=np.ones(20), epochs=2, backend="numba")  # compiled: quick
+    assert capsys.readouterr().err == ""

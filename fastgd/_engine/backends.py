@@ -1,6 +1,8 @@
 """Backend selection: the name a user passes -> the engine twin that fits (:class:`Backend`)."""
 
 import contextlib
+import sys
+import threading
 import warnings
 from typing import Callable, NamedTuple
 
@@ -8,7 +10,7 @@ import numpy as np
 
 from .._kernels.jit import KERNELS_IN_PYTHON, NUMBA_AVAILABLE
 from . import reference
-from .groups import read_only
+from .groups import Csr, read_only
 
 
 class Backend(NamedTuple):
@@ -47,12 +49,60 @@ NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gr
                 reference.proximal_step, None)
 
 
-def _quiet():
-    """Run as Python (``NUMBA_DISABLE_JIT``), the kernels' NumPy scalars would warn where the
-    compiled code overflows quietly to inf, which the stopping rule reads as divergence."""
+#: A kernel call that has been compiling for this long says so on stderr (once per kind of
+#: rows and process): Numba compiles the kernels on their first use for each kind of rows.
+COMPILE_NOTICE_SECONDS = 1.0
+
+
+def _kind_of(rows):
+    """What the compiled kernels depend on in ``rows``: format, dtype and weights."""
+    X = rows.X
+    sparse = isinstance(X, Csr)
+    return ("sparse" if sparse else "dense", (X.data if sparse else X).dtype.name,
+            rows.weights is not None)
+
+
+def _say_compiling(kind):
+    if kind in _announced:
+        return
+    _announced.add(kind)
+    form, dtype, weighted = kind
+    sys.stderr.write(f"fastgd: compiling its kernels for {form} {dtype} X "
+                     f"{'with' if weighted else 'without'} sample weights; this takes seconds "
+                     f"once, then Numba caches them on disk for later runs\n")
+    sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def _kernel_call(name, rows):
+    """Around the call of kernel ``name`` on ``rows`` (None: on no rows).
+
+    Compiled, the first call for a kind of rows (:func:`_kind_of`) says so on stderr when it
+    takes longer than ``COMPILE_NOTICE_SECONDS`` (a compile; loading the disk cache is
+    quicker). Run as Python (``NUMBA_DISABLE_JIT``), the kernels' NumPy scalars would warn
+    where the compiled code overflows quietly to inf, which the stopping rule reads as
+    divergence: the warnings are off.
+    """
     if KERNELS_IN_PYTHON:
-        return np.errstate(over="ignore", invalid="ignore")
-    return contextlib.nullcontext()
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+        return
+    key = (name, None if rows is None else _kind_of(rows))
+    if rows is None or key in _called:
+        yield
+        return
+    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, (key[1],))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        _called.add(key)
+
+
+_called = set()  # (kernel name, kind of rows) called in this process
+_announced = set()  # kinds of rows whose compiling was announced
 
 
 def _numba_backend():
@@ -61,13 +111,13 @@ def _numba_backend():
 
     def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
                    validation, histories, control):
-        with _quiet():
+        with _kernel_call("run_epochs", rows):
             return epochs.run_epochs(read_only(rows), standard, penalty, plan, steps, checks,
                                      model, iterate, tracker, read_only(validation), histories,
                                      control)
 
     def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
-        with _quiet():
+        with _kernel_call("objective", rows):
             return losses.objectives(read_only(rows), standard,
                                      penalty if penalised else losses.no_penalty(), model,
                                      _NO_MOMENTS if moments is None else moments,
@@ -75,7 +125,7 @@ def _numba_backend():
 
     def gradient(rows, standard, model):
         work = losses.new_work(standard, *model.coef.shape)
-        with _quiet():
+        with _kernel_call("gradient", rows):
             weight = passes.full_gradient(read_only(rows), standard, model, work)
         return work.G, work.r_sum, weight
 
@@ -83,11 +133,12 @@ def _numba_backend():
         G, r_sum, weight = sums
         work = losses.new_work(standard, *model.coef.shape)._replace(G=G, r_sum=r_sum)
         if weight > 0:
-            with _quiet():
+            with _kernel_call("step", None):
                 passes.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
 
     def moment_sums(rows, standard, shift, sums, products):
-        return losses.moment_sums(read_only(rows), standard, shift, sums, products)
+        with _kernel_call("moment_sums", rows):
+            return losses.moment_sums(read_only(rows), standard, shift, sums, products)
 
     return Backend("numba", run_epochs, objective, gradient, step, moment_sums)
 
