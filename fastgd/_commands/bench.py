@@ -2,10 +2,11 @@
 
 Every method runs plain mini-batch gradient descent with the same rows, features, batch size,
 constant step, number of epochs and per-epoch shuffling; each is warmed up first (JIT compile,
-first-call imports), then timed as the best of a few runs. Seconds per epoch are marginal: the
-time of ``1 + k`` epochs minus the time of 1 epoch, over ``k``, so one-off costs (input checks,
-conversions, set-up passes) count for no method. Optional peers (scikit-learn, PyTorch) are
-imported only if installed.
+first-call imports), then timed over a few runs: the median is reported with the spread
+(min-max), so that one run of the bench shows how much the machine's noise moved it. Seconds
+per epoch are marginal: the time of ``1 + k`` epochs minus the time of 1 epoch, over ``k``, each
+run timing the two back to back, so one-off costs (input checks, conversions, set-up passes)
+count for no method. Optional peers (scikit-learn, PyTorch) are imported only if installed.
 """
 
 import threading
@@ -56,14 +57,32 @@ def make_data(n_samples, n_features, dtype=np.float64, seed=0):
     return X.astype(dtype), y.astype(dtype)
 
 
-def best_time(func, repeats):
-    """Best wall time of ``repeats`` calls of ``func`` (warm it up before)."""
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+def wall_time(func):
+    """Seconds one call of ``func`` takes."""
+    start = time.perf_counter()
+    func()
+    return time.perf_counter() - start
+
+
+def times(func, repeats):
+    """Wall times of ``repeats`` calls of ``func`` (warm it up before), an array."""
+    return np.array([wall_time(func) for _ in range(repeats)])
+
+
+def epoch_times(run, epochs, repeats):
+    """Marginal seconds per epoch of ``run(n_epochs)``, one value per repeat: ``(T(1 + epochs)
+    - T(1)) / epochs`` with the two timed back to back (warm ``run`` up before)."""
+    return np.array([(wall_time(lambda: run(1 + epochs)) - wall_time(lambda: run(1))) / epochs
+                     for _ in range(repeats)])
+
+
+def spread(values, digits=6):
+    """``median (min-max)`` of timings; one value alone is printed as it is."""
+    values = np.asarray(values)
+    if values.size == 1:
+        return f"{values[0]:.{digits}f}"
+    return (f"{np.median(values):.{digits}f} ({values.min():.{digits}f}-"
+            f"{values.max():.{digits}f})")
 
 
 def fastgd_fit(X, y, batch_size, epochs, backend):
@@ -147,27 +166,27 @@ def compare(case, repeats, out):
     X, y = make_data(case.n_samples, case.n_features)
     unit = "s per fit" if case.whole_fit else "s per epoch"
     out(f"\n{case.name}")
-    times = {}
+    timings = {}
     for name, method in peers().items():
         method(X[:256], y[:256], case.batch_size, 1)  # warm up: compile, imports
         runs = repeats if name == "fastgd numba" or case.whole_fit else 1
 
-        def timed(epochs):
-            return best_time(lambda: method(X, y, case.batch_size, epochs), runs)
+        def run(epochs):
+            return method(X, y, case.batch_size, epochs)
 
         if case.whole_fit:
-            times[name] = timed(case.epochs)
+            timings[name] = times(lambda: run(case.epochs), runs)
         else:
-            times[name] = (timed(1 + case.epochs) - timed(1)) / case.epochs
-    times["X.sum() (one pass)"] = best_time(X.sum, repeats)
-    reference = times["fastgd numba"]
-    for name, seconds in times.items():
-        ratio = seconds / reference
-        note = f"{ratio:8.1f}x fastgd numba" if name != "fastgd numba" else ""
+            timings[name] = epoch_times(run, case.epochs, runs)
+    timings["X.sum() (one pass)"] = times(X.sum, repeats)
+    reference = np.median(timings["fastgd numba"])
+    for name, values in timings.items():
+        seconds = np.median(values)
+        note = f"{seconds / reference:8.1f}x fastgd numba" if name != "fastgd numba" else ""
         if name.startswith("X.sum"):
             note = f"fastgd numba = {reference / seconds:.1f}x this floor"
-        out(f"  {name:22} {seconds:11.6f} {unit}   {note}")
-    return times
+        out(f"  {name:22} {spread(values):>30} {unit}   {note}")
+    return {name: float(np.median(values)) for name, values in timings.items()}
 
 
 def float32_speedup(n_samples, n_features, batch_size, repeats, out):
@@ -175,12 +194,11 @@ def float32_speedup(n_samples, n_features, batch_size, repeats, out):
     X, y = make_data(n_samples, n_features)
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
     fastgd_fit(X32[:64], y32[:64], batch_size, 1, "numba")
-    t64 = best_time(lambda: fastgd_fit(X, y, batch_size, 4, "numba"), repeats) - best_time(
-        lambda: fastgd_fit(X, y, batch_size, 1, "numba"), repeats)
-    t32 = best_time(lambda: fastgd_fit(X32, y32, batch_size, 4, "numba"), repeats) - best_time(
-        lambda: fastgd_fit(X32, y32, batch_size, 1, "numba"), repeats)
+    t64 = epoch_times(lambda k: fastgd_fit(X, y, batch_size, k, "numba"), 3, repeats)
+    t32 = epoch_times(lambda k: fastgd_fit(X32, y32, batch_size, k, "numba"), 3, repeats)
     out(f"\nfloat32 vs float64, {n_samples:,}x{n_features:,} b{batch_size}: float32 is "
-        f"{t64 / t32:.2f}x faster")
+        f"{np.median(t64) / np.median(t32):.2f}x faster (s per epoch, float64 {spread(t64)}, "
+        f"float32 {spread(t32)})")
 
 
 def auto_vs_lstsq(n_samples, n_features, out):
@@ -355,8 +373,8 @@ def two_threads(n_samples, n_features, batch_size, out):
     """Two fits in two threads against the same two fits one after the other."""
     X, y = make_data(n_samples, n_features)
     fastgd_fit(X[:64], y[:64], batch_size, 1, "numba")
-    one_after_other = best_time(lambda: [fastgd_fit(X, y, batch_size, 3, "numba")
-                                         for _ in range(2)], 2)
+    one_after_other = np.median(times(lambda: [fastgd_fit(X, y, batch_size, 3, "numba")
+                                               for _ in range(2)], 3))
 
     def concurrently():
         threads = [threading.Thread(target=fastgd_fit, args=(X, y, batch_size, 3, "numba"))
@@ -366,7 +384,7 @@ def two_threads(n_samples, n_features, batch_size, out):
         for thread in threads:
             thread.join()
 
-    together = best_time(concurrently, 2)
+    together = np.median(times(concurrently, 3))
     out(f"\ntwo fits of {n_samples:,}x{n_features} in two threads: {together / one_after_other:.2f}"
         " of the time one after the other")
 
@@ -422,8 +440,7 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
         for method_name, method in methods.items():
             method(1)  # warm up: compile, imports
             runs = 1 if method_name == "fastgd l2" else repeats
-            per_epoch[method_name] = (best_time(lambda: method(1 + epochs), runs)
-                                      - best_time(lambda: method(1), runs)) / epochs
+            per_epoch[method_name] = np.median(epoch_times(method, epochs, runs))
         fit(X[:256], y[:256], epochs=2)
         start = time.perf_counter()
         result = fit(X, y, random_state=0)
@@ -461,7 +478,7 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
     sparse_only : bool, default False
         Print the sparse table (:func:`sparse`) instead.
     repeats : int, default 3
-        Timed runs of the fast methods (the best is kept).
+        Timed runs of the fast methods (their median is kept, with the spread).
     out : callable, default print
         Receives each line.
     """
@@ -479,7 +496,7 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         sparse(out, quick, repeats)
         return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
-        f"best of {repeats}, peers warmed first")
+        f"median (min-max) of {repeats} runs of fastgd, peers warmed first")
     missing = [name for name, module in (("scikit-learn", "sklearn"), ("PyTorch", "torch"))
                if not _available(module)]
     if missing:

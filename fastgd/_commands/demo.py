@@ -3,7 +3,7 @@
 import numpy as np
 
 from .. import datasets, schedules
-from .bench import best_time
+from .bench import times
 from .._fit import fit
 
 LECTURE_SCHEDULE = schedules.InverseTime()  # 5 / (t + 500)
@@ -68,10 +68,11 @@ def run_demo(seed=None, repeats=20, out=print):
     _example("Three features: y = X @ w + b + noise, 100 rows, batch 16", X3, y3, w3, b3, seed,
              out)
     out("\nTime of one fit of the one-feature example (5/(t+500), 100 epochs, "
-        f"best of {repeats}):")
+        f"median of {repeats}):")
     for backend in ("numba", "numpy"):
-        best = best_time(lambda: fit(X1, y1, batch_size=LECTURE_BATCH, random_state=seed,
-                                      backend=backend, **kwargs), repeats)
-        out(f"  {'fastgd, ' + backend:16} {best * 1e3:8.3f} ms")
-    lstsq_time = best_time(lambda: _lstsq(X1, y1), repeats)
+        seconds = np.median(times(lambda: fit(X1, y1, batch_size=LECTURE_BATCH,
+                                              random_state=seed, backend=backend, **kwargs),
+                                  repeats))
+        out(f"  {'fastgd, ' + backend:16} {seconds * 1e3:8.3f} ms")
+    lstsq_time = np.median(times(lambda: _lstsq(X1, y1), repeats))
     out(f"  {'np.linalg.lstsq':16} {lstsq_time * 1e3:8.3f} ms")
