@@ -39,7 +39,12 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
     l1, l2 = penalty
     coef, intercept = model
     avg_coef, avg_intercept = average
-    V, c, G, r_sum, inv_y_scale = work.V, work.c, work.G, work.r_sum, work.inv_y_scale
+    k, d = coef.shape
+    V, c, G, r_sum, inv_y_scale = (np.empty((k, d), X.dtype), np.empty(k, X.dtype),
+                                   np.empty((k, d), X.dtype), np.empty(k, X.dtype),
+                                   np.empty(k, X.dtype))
+    for i in range(k):
+        inv_y_scale[i] = work.inv_y_scale[i]
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     n = X.shape[0]
@@ -47,7 +52,8 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
         start = b * batch_size
         stop = min(start + batch_size, n)
         step = _step_size(kind, eta, p1, p2, t, epoch)
-        effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, inv_y_scale, V, c)
+        effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, work.inv_y_scale, V,
+                             c)
         weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,

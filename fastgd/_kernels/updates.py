@@ -55,13 +55,13 @@ def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum
                 prefetch(Y, index[q])
                 prefetch(weights, index[q])
         i1 = index[p]
-        s1 = row_weight(weights, i1)
+        s1 = V.dtype.type(row_weight(weights, i1))
         if p + 1 < stop:
             i2 = index[p + 1]
-            s2 = row_weight(weights, i2)
+            s2 = V.dtype.type(row_weight(weights, i2))
         else:
             i2 = i1
-            s2 = 0.0
+            s2 = V.dtype.type(0.0)
         if k == 1:
             accumulate_pair(X, Y, i1, i2, s1, s2, 0, V, c, inv_y_scale, G, r_sum)
         else:
