@@ -6,7 +6,7 @@ import pytest
 import fastgd
 from fastgd import schedules
 from fastgd.datasets import FAMILIES, make_problem
-from helpers import excess_mse, lstsq_fit
+from helpers import excess_mse, lstsq_fit, weighted_excess_mse
 
 # family -> batch size of the check: the lecture's 16 for its problem, the default elsewhere
 FAMILY_BATCH = {name: (16 if name == "one_feature" else 32) for name in FAMILIES}
@@ -69,4 +69,20 @@ def test_float32_accuracy_and_dtype(backend):
     assert isinstance(res.intercept, np.float32)
     assert res.predict(X.astype(np.float32)).dtype == np.float32
     assert excess_mse(X, y, res) <= 1e-3
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float32_batch_arithmetic_keeps_accuracy_on_far_off_centre_data(weighted):
+    # a batch's sums are float32 arithmetic: residuals of columns and targets far from 0
+    # (means 1,000 times their spreads) are differences of large float32 terms
+    rng = np.random.default_rng(3)
+    n, d = 20_000, 20
+    X = (1e3 + rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d)).astype(np.float32)
+    y = (X.astype(np.float64) @ rng.standard_normal(d) + 3e3
+         + rng.standard_normal(n)).astype(np.float32)
+    weights = rng.uniform(0.0, 2.0, n) if weighted else None
+    res = fastgd.fit(X, y, sample_weight=weights, random_state=0)
+    assert res.coef.dtype == np.float32
+    X64, y64 = X.astype(np.float64), y.astype(np.float64)
+    assert weighted_excess_mse(X64, y64, weights, res) <= 1e-3
 
