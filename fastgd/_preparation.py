@@ -12,7 +12,8 @@ import numpy as np
 from . import schedules
 from ._curvature import sp_diags, stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
-                             batches, csr_of, index_for, new_histories, no_rows)
+                             batches, csr_of, index_for, new_histories, no_rows,
+                             read_only)
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -284,7 +285,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     if early_stopping:
         X, Y, weights, X_val, Y_val, weights_val = split_validation(
             X, Y, weights, validation_fraction, seed)
-        validation = Rows(csr_of(X_val), Y_val, weights_val, index_for(0))
+        validation = read_only(Rows(csr_of(X_val), Y_val, weights_val, index_for(0)))
     n = X.shape[0]
     batch_size, n_batches = batches(n, batch_size, drop_last)
     if scaling is None:
@@ -310,7 +311,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                bool(auto or early_stopping), np.empty((0, 0)),
                bool(auto and average_start < 0 and not early_stopping
                     and (tol is None or tol >= AVERAGING_MIN_TOL))))
-    rows = Rows(csr_of(X), Y, weights, index_for(n))
+    rows = read_only(Rows(csr_of(X), Y, weights, index_for(n)))
     return Problem(rows=rows, validation=no_rows(rows) if validation is None else validation,
                    setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),

@@ -1,6 +1,5 @@
 """Backend selection: the name a user passes -> the engine twin that fits (:class:`Backend`)."""
 
-import contextlib
 import sys
 import threading
 import warnings
@@ -58,24 +57,23 @@ def _kind_of(rows):
     """What the compiled kernels depend on in ``rows``: format, dtype and weights."""
     X = rows.X
     sparse = isinstance(X, Csr)
-    return ("sparse" if sparse else "dense", (X.data if sparse else X).dtype.name,
-            rows.weights is not None)
+    return sparse, (X.data if sparse else X).dtype.char, rows.weights is not None
 
 
 def _say_compiling(kind):
     if kind in _announced:
         return
     _announced.add(kind)
-    form, dtype, weighted = kind
-    sys.stderr.write(f"fastgd: compiling its kernels for {form} {dtype} X "
-                     f"{'with' if weighted else 'without'} sample weights; this takes seconds "
-                     f"once, then Numba caches them on disk for later runs\n")
+    sparse, dtype, weighted = kind
+    sys.stderr.write(f"fastgd: compiling its kernels for {'sparse' if sparse else 'dense'} "
+                     f"{np.dtype(dtype).name} X {'with' if weighted else 'without'} sample "
+                     "weights; this takes seconds once, then Numba caches them on disk for "
+                     "later runs\n")
     sys.stderr.flush()
 
 
-@contextlib.contextmanager
-def _kernel_call(name, rows):
-    """Around the call of kernel ``name`` on ``rows`` (None: on no rows).
+def _call(name, rows, kernel, *args):
+    """``kernel(*args)``: the call of kernel ``name`` on ``rows`` (None: on no rows).
 
     Compiled, the first call for a kind of rows (:func:`_kind_of`) says so on stderr when it
     takes longer than ``COMPILE_NOTICE_SECONDS`` (a compile; loading the disk cache is
@@ -85,17 +83,17 @@ def _kernel_call(name, rows):
     """
     if KERNELS_IN_PYTHON:
         with np.errstate(over="ignore", invalid="ignore"):
-            yield
-        return
-    key = (name, None if rows is None else _kind_of(rows))
-    if rows is None or key in _called:
-        yield
-        return
+            return kernel(*args)
+    if rows is None:
+        return kernel(*args)
+    key = (name, _kind_of(rows))
+    if key in _called:
+        return kernel(*args)
     timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, (key[1],))
     timer.daemon = True
     timer.start()
     try:
-        yield
+        return kernel(*args)
     finally:
         timer.cancel()
         _called.add(key)
@@ -111,34 +109,31 @@ def _numba_backend():
 
     def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
                    validation, histories, control):
-        with _kernel_call("run_epochs", rows):
-            return epochs.run_epochs(read_only(rows), standard, penalty, plan, steps, checks,
-                                     model, iterate, tracker, read_only(validation), histories,
-                                     control)
+        return _call("run_epochs", rows, epochs.run_epochs, read_only(rows), standard, penalty,
+                     plan, steps, checks, model, iterate, tracker, read_only(validation),
+                     histories, control)
 
     def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
-        with _kernel_call("objective", rows):
-            return losses.objectives(read_only(rows), standard,
-                                     penalty if penalised else losses.no_penalty(), model,
-                                     _NO_MOMENTS if moments is None else moments,
-                                     _NO_Q if q is None else q)
+        return _call("objective", rows, losses.objectives, read_only(rows), standard,
+                     penalty if penalised else losses.no_penalty(), model,
+                     _NO_MOMENTS if moments is None else moments, _NO_Q if q is None else q)
 
     def gradient(rows, standard, model):
         work = losses.new_work(standard, *model.coef.shape)
-        with _kernel_call("gradient", rows):
-            weight = passes.full_gradient(read_only(rows), standard, model, work)
+        weight = _call("gradient", rows, passes.full_gradient, read_only(rows), standard, model,
+                       work)
         return work.G, work.r_sum, weight
 
     def step(model, fit_intercept, standard, penalty, eta, sums):
         G, r_sum, weight = sums
         work = losses.new_work(standard, *model.coef.shape)._replace(G=G, r_sum=r_sum)
         if weight > 0:
-            with _kernel_call("step", None):
-                passes.step_along(model, fit_intercept, standard, penalty, eta, work, weight)
+            _call("step", None, passes.step_along, model, fit_intercept, standard, penalty, eta,
+                  work, weight)
 
     def moment_sums(rows, standard, shift, sums, products):
-        with _kernel_call("moment_sums", rows):
-            return losses.moment_sums(read_only(rows), standard, shift, sums, products)
+        return _call("moment_sums", rows, losses.moment_sums, read_only(rows), standard, shift,
+                     sums, products)
 
     return Backend("numba", run_epochs, objective, gradient, step, moment_sums)
 
