@@ -205,10 +205,10 @@ def encode(table, inputs, path):
     """
     n = table.num_rows
     blocks, names = [], []  # (values, categories' positions) of each input column
-    numbers = np.empty((sum(categories is None for _, categories in inputs), n))
+    numbers = np.empty((n, sum(categories is None for _, categories in inputs)))  # rows: C order
     for name, categories in inputs:
         if categories is None:
-            blocks.append((numeric(table, name, path, numbers[len(blocks) - sum(
+            blocks.append((numeric(table, name, path, numbers[:, len(blocks) - sum(
                 where is not None for _, where in blocks)]), None))
             names.append(name)
         else:
@@ -217,17 +217,17 @@ def encode(table, inputs, path):
     widths = [1 if categories is None else len(categories) for _, categories in inputs]
     starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
     cols = [start + (0 if where is None else where) for (_, where), start in zip(blocks, starts)]
+    if numbers.shape[1] == len(names):
+        return numbers, names
     try:
         import scipy.sparse as sp
     except ImportError:
         sp = None
-    if sp is not None and any(categories is not None for _, categories in inputs):
+    if sp is not None:
         rows = np.tile(np.arange(n), len(blocks))
         cols = np.concatenate([np.broadcast_to(c, (n,)) for c in cols])
         data = np.concatenate([values for values, _ in blocks])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, len(names))), names
-    if len(numbers) == len(names):
-        return numbers.T, names  # column by column, contiguous; the fit makes rows of it
     X = np.zeros((len(names), n))
     for (values, where), start in zip(blocks, starts):
         if where is None:
