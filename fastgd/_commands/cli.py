@@ -7,7 +7,6 @@ Files are written only once everything they depend on has been read and checked.
 
 import csv
 import dataclasses
-import io
 import os
 import sys
 import tempfile
@@ -21,7 +20,8 @@ from .._fit import fit
 from .._results import load
 from ..exceptions import DivergenceError
 from .errors import CommandError, listing
-from .files import read_features, read_training_data
+from .files import (TABLE_SUFFIXES, read_features, read_training_data, stream_features,
+                    stream_training_data)
 
 #: Coefficients printed after a fit: above this many, the largest in magnitude.
 MAX_PRINTED = 20
@@ -43,6 +43,7 @@ def add_fit_arguments(parser):
     parser.add_argument("--drop-missing", action="store_true",
                         help="leave out the rows that miss a value in a column in use (default: "
                         "such a row is an error)")
+    _add_stream_argument(parser)
     parser.add_argument("--out", help="save the fitted model as JSON here")
     parser.add_argument("--plot", help="save the loss curve as an image here (matplotlib)")
     progress = parser.add_mutually_exclusive_group()
@@ -76,6 +77,15 @@ def add_predict_arguments(parser):
     parser.add_argument("model", help="a model saved by `fastgd fit --out`")
     parser.add_argument("data", help="rows to predict, in any format `fit` reads")
     parser.add_argument("--out", help="write the predictions here as CSV (default: stdout)")
+    _add_stream_argument(parser)
+
+
+def _add_stream_argument(parser):
+    parser.add_argument("--stream", action="store_true", default=None,
+                        help="read a CSV or Parquet table a block of rows at a time, for tables "
+                        "larger than memory (the default for a table file above a third of the "
+                        "memory available); fit reads the rows through temporary files "
+                        "($TMPDIR), without averaging or early stopping")
 
 
 def run_fit(args):
@@ -83,9 +93,82 @@ def run_fit(args):
     for path, suffixes in ((args.out, (".json",)), (args.plot, None)):
         if path is not None:
             _check_writable(path, suffixes, inputs=[args.data])
-    X, Y, weights, features, targets, inputs = read_training_data(
-        args.data, args.target, args.features, args.sample_weight, args.categorical,
-        args.drop_missing)
+    if not _streams(args.data, args.stream):
+        data = read_training_data(args.data, args.target, args.features, args.sample_weight,
+                                  args.categorical, args.drop_missing)
+        return _fit_data(args, *data)
+    with tempfile.TemporaryDirectory(prefix="fastgd-") as folder:
+        data = stream_training_data(args.data, args.target, args.features, args.sample_weight,
+                                    args.categorical, args.drop_missing, folder)
+        return _fit_data(args, *data)
+
+
+def _streams(path, stream):
+    """Whether a data file is read a block at a time: on request (``--stream``), or for a
+    table file above a third of the memory available (in memory, a table takes about as many
+    bytes as its file, and the fit's copy of X as many again)."""
+    if stream or Path(path).suffix.lower() not in TABLE_SUFFIXES or not os.path.isfile(path):
+        return bool(stream)
+    available = memory_available()
+    if available is None or 3 * os.path.getsize(path) <= available:
+        return False
+    print(f"note: {path}: larger than a third of the memory available; read a block of rows "
+          "at a time (--stream)", file=sys.stderr)
+    return True
+
+
+def memory_available():
+    """Bytes this process may still take: the system's available memory, bounded by the
+    memory limit of its control group and its address-space limit (``ulimit -v``); None when
+    unknown."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as file:
+            for line in file:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        pass
+    limits += _cgroup_limits()
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def _cgroup_limits():
+    """The memory limits of this process's control groups (v1 and v2), in bytes."""
+    limits = []
+    try:
+        with open("/proc/self/cgroup") as file:
+            groups = [line.rstrip("\n").split(":", 2) for line in file]
+    except OSError:
+        return limits
+    for _, controllers, group in groups:
+        if controllers == "":
+            candidates = [f"/sys/fs/cgroup{group}/memory.max"]
+        elif "memory" in controllers.split(","):
+            candidates = [f"/sys/fs/cgroup/memory{group}/memory.limit_in_bytes"]
+        else:
+            continue
+        for candidate in candidates:
+            try:
+                with open(candidate) as file:
+                    text = file.read().strip()
+            except OSError:
+                continue
+            if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
+                limits.append(int(text))
+    return limits
+
+
+def _fit_data(args, X, Y, weights, features, targets, inputs):
+    """Fit, print and save the model of data read by ``run_fit``."""
     if args.plot is not None:
         _pyplot(args.plot)  # before the fit: a missing matplotlib must not cost a long fit
     try:
@@ -131,20 +214,36 @@ def run_predict(args):
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     targets = model.metadata.get("target") or ["prediction"]
-    X = read_features(args.data, model.metadata, model.coef.shape[-1])
-    predictions = model.predict(X).reshape(X.shape[0], -1)
-    if len(targets) != predictions.shape[1]:
-        targets = [f"prediction_{t}" for t in range(predictions.shape[1])]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")  # quotes a name with a comma
-    writer.writerow(map(str, targets))
-    writer.writerows([repr(float(v)) for v in row] for row in predictions)
-    text = buffer.getvalue()
-    if args.out is None:
-        sys.stdout.write(text)
+    k = int(np.prod(model.coef.shape[:-1], dtype=int))
+    if len(targets) != k:
+        targets = [f"prediction_{t}" for t in range(k)]
+    if _streams(args.data, args.stream):
+        blocks = stream_features(args.data, model.metadata, model.coef.shape[-1])
     else:
-        _write_atomically(args.out, text)
+        blocks = [read_features(args.data, model.metadata, model.coef.shape[-1])]
+    if args.out is None:
+        _write_predictions(sys.stdout, model, targets, blocks)
+        return 0
+    folder = Path(args.out).resolve().parent
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, encoding="utf-8",
+                                     newline="", suffix=".tmp") as file:
+        try:
+            _write_predictions(file, model, targets, blocks)
+        except BaseException:
+            file.close()
+            os.unlink(file.name)
+            raise
+    os.replace(file.name, args.out)
     return 0
+
+
+def _write_predictions(file, model, targets, blocks):
+    """Write the predictions of each block of rows to ``file`` as CSV."""
+    writer = csv.writer(file, lineterminator="\n")  # quotes a name with a comma
+    writer.writerow(map(str, targets))
+    for X in blocks:
+        predictions = model.predict(X).reshape(X.shape[0], -1)
+        writer.writerows([repr(float(v)) for v in row] for row in predictions)
 
 
 def _learning_rate(text):
@@ -213,11 +312,7 @@ def _print_model(result, features, targets, X, Y, weights):
               "interrupted" if result.interrupted else "stopped at the epoch budget")
     print(f"fitted in {result.n_epochs} epochs ({status}), {result.n_updates} updates, "
           f"learning rate {result.learning_rate}")
-    Y = np.reshape(Y, (Y.shape[0], -1))
-    residuals = np.reshape(result.predict(X), Y.shape) - Y
-    s = np.ones(Y.shape[0]) if weights is None else weights
-    mse = s @ residuals**2 / s.sum()
-    variance = s @ (Y - s @ Y / s.sum()) ** 2 / s.sum()
+    mse, variance = _errors(result, X, Y, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(variance > 0, 1.0 - mse / variance, np.nan)
     for t, target in enumerate(targets):
@@ -229,3 +324,23 @@ def _print_model(result, features, targets, X, Y, weights):
             print(f"  ({MAX_PRINTED} coefficients of largest magnitude of {len(features)})")
         for j in shown:
             print(f"  {features[j]}: {coef[t, j]:.6g}")
+
+
+#: Rows at a time in :func:`_errors` (X may be a memory map larger than memory).
+ERROR_ROWS = 1 << 18
+
+
+def _errors(result, X, Y, weights):
+    """Each target's weighted training MSE of ``result`` and weighted variance, a block of
+    rows at a time (the targets shifted by their first row, against cancellation)."""
+    Y = np.reshape(Y, (Y.shape[0], -1))
+    shift = np.array(Y[0], dtype=np.float64)
+    sums = np.zeros((4, Y.shape[1]))  # sum s, s r^2, s (y - shift), s (y - shift)^2
+    for start in range(0, Y.shape[0], ERROR_ROWS):
+        rows = slice(start, start + ERROR_ROWS)
+        y = np.asarray(Y[rows], dtype=np.float64) - shift
+        s = np.ones(len(y)) if weights is None else np.asarray(weights[rows])
+        r = np.reshape(result.predict(X[rows]), y.shape) - shift - y
+        sums += np.stack([np.full(y.shape[1], s.sum()), s @ r**2, s @ y, s @ y**2])
+    mean = sums[2] / sums[0]
+    return sums[1] / sums[0], np.maximum(sums[3] / sums[0] - mean**2, 0.0)

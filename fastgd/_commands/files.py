@@ -84,10 +84,18 @@ def _columns_of(table, columns, path, targets, features, weight_column):
             [columns[j] for j in feature_columns], [columns[j] for j in target_columns])
 
 
-def _table_training_data(path, suffix, targets, features, weight_column, categorical,
-                         drop_missing):
-    """:func:`read_training_data` of a CSV or Parquet table."""
-    table = tables.read_table(path, suffix)
+def _choose_columns(table, path, targets, features, weight_column, categorical):
+    """The columns a fit takes from a table (its first block, when it is streamed).
+
+    Returns
+    -------
+    taken : list of str
+        The targets and the weight column.
+    chosen : list of (str, bool)
+        The feature columns, each with whether it is categorical.
+    ignored : list of str
+        Text columns left out.
+    """
     columns = table.column_names
     if not targets:
         raise CommandError(f"{path}: name the target column with --target (columns: "
@@ -109,21 +117,95 @@ def _table_training_data(path, suffix, targets, features, weight_column, categor
                            "weight")
     if not chosen:
         raise CommandError(f"{path}: no feature columns are left besides the target")
-    dropped = 0
-    if drop_missing:
-        table, dropped = tables.drop_missing(table, [*taken, *chosen])
-        if table.num_rows == 0:
-            raise CommandError(f"{path}: every row misses a value in a column in use")
-    inputs = [(name, tables.levels(table, name, path)
-               if name in categorical or _is_text(table, name) else None) for name in chosen]
-    X, names = tables.encode(table, inputs, path)
-    Y = np.column_stack([tables.numeric(table, name, path) for name in targets])
-    weights = None if weight_column is None else tables.numeric(table, weight_column, path)
-    if ignored:  # notes once the data are read: an error stays the only line
+    return taken, [(name, name in categorical or _is_text(table, name)) for name in chosen], \
+        ignored
+
+
+def _notes(path, ignored, dropped):
+    """Notes once the data are read (an error stays the only line)."""
+    if ignored:
         print(f"note: {path}: non-numeric columns left out: {listing(ignored)} (use them as "
               "categories with --categorical)", file=sys.stderr)
     if dropped:
         print(f"note: {path}: dropped {dropped} rows with a missing value", file=sys.stderr)
+
+
+def _table_training_data(path, suffix, targets, features, weight_column, categorical,
+                         drop_missing):
+    """:func:`read_training_data` of a CSV or Parquet table."""
+    table = tables.read_table(path, suffix)
+    taken, chosen, ignored = _choose_columns(table, path, targets, features, weight_column,
+                                             categorical)
+    dropped = 0
+    if drop_missing:
+        table, dropped = tables.drop_missing(table, [*taken, *(name for name, _ in chosen)])
+        if table.num_rows == 0:
+            raise CommandError(f"{path}: every row misses a value in a column in use")
+    inputs = [(name, tables.levels(table, name, path) if text else None)
+              for name, text in chosen]
+    X, names = tables.encode(table, inputs, path)
+    Y = np.column_stack([tables.numeric(table, name, path) for name in targets])
+    weights = None if weight_column is None else tables.numeric(table, weight_column, path)
+    _notes(path, ignored, dropped)
+    return X, Y[:, 0] if len(targets) == 1 else Y, weights, names, list(targets), inputs
+
+
+#: Bytes of a table file read at a time when it is streamed.
+BLOCK_BYTES = 1 << 20
+
+
+def stream_training_data(path, targets, features, weight_column, categorical, drop_missing,
+                         folder, block_bytes=BLOCK_BYTES):
+    """:func:`read_training_data` of a CSV or Parquet table larger than memory: the file is
+    read in blocks of rows, twice (the categories first, when there are categorical columns),
+    and X, Y and the weights are written to binary files in ``folder``; they are returned as
+    read-only memory maps of them (``fastgd.fit`` then reads them a chunk at a time).
+    """
+    suffix = _suffix(path)
+    if suffix not in (".csv", ".parquet"):
+        raise CommandError(f"{path}: --stream is for CSV and Parquet tables")
+    first = tables.head(path, suffix, block_bytes)
+    taken, chosen, ignored = _choose_columns(first, path, targets or [], features,
+                                             weight_column, categorical or [])
+    used = [*taken, *(name for name, _ in chosen)]
+    text = {name for name, is_text in chosen if is_text}
+    types = tables.block_types(first, used, text)
+
+    def blocks():  # each block, the file's row number of its first row, its rows dropped
+        first_row = 1
+        for block in tables.read_blocks(path, suffix, types, block_bytes):
+            rows, dropped = block.num_rows, 0
+            if drop_missing:
+                block, dropped = tables.drop_missing(block, used)
+            yield block, first_row, dropped
+            first_row += rows
+
+    found = {name: set() for name in text}
+    if found:
+        for block, first_row, _ in blocks():
+            for name in found:
+                found[name].update(tables.levels(block, name, path, first_row))
+    inputs = [(name, sorted(found[name]) if name in found else None) for name, _ in chosen]
+    files = {part: Path(folder) / f"{part}.bin" for part in ("X", "Y", "weights")}
+    n_rows = n_dropped = 0
+    with open(files["X"], "wb") as fx, open(files["Y"], "wb") as fy, \
+            open(files["weights"], "wb") as fw:
+        for block, first_row, dropped in blocks():
+            X, names = tables.encode(block, inputs, path, first_row, dense=True)
+            X.tofile(fx)
+            np.column_stack([tables.numeric(block, name, path, first_row=first_row)
+                             for name in targets]).tofile(fy)
+            if weight_column is not None:
+                tables.numeric(block, weight_column, path, first_row=first_row).tofile(fw)
+            n_rows += block.num_rows
+            n_dropped += dropped
+    if n_rows == 0:
+        raise CommandError(f"{path}: every row misses a value in a column in use")
+    X = np.memmap(files["X"], np.float64, "r", shape=(n_rows, len(names)))
+    Y = np.memmap(files["Y"], np.float64, "r", shape=(n_rows, len(targets)))
+    weights = (None if weight_column is None else
+               np.memmap(files["weights"], np.float64, "r", shape=(n_rows,)))
+    _notes(path, ignored, n_dropped)
     return X, Y[:, 0] if len(targets) == 1 else Y, weights, names, list(targets), inputs
 
 
@@ -142,13 +224,7 @@ def read_features(path, metadata, n_features):
     features = metadata.get("features")
     if suffix in (".csv", ".parquet"):
         table = tables.read_table(path, suffix)
-        inputs = metadata.get("inputs") or (
-            [(name, None) for name in features] if features else None)
-        if inputs is None:
-            inputs = [(name, None) for name in table.column_names]
-        for name, _ in inputs:
-            _column(table.column_names, name, path)
-        X, _ = tables.encode(table, [(name, categories) for name, categories in inputs], path)
+        X, _ = tables.encode(table, _model_inputs(metadata, table, path), path)
     elif suffix == ".svm":
         return _read_svmlight(path, n_features)[0]
     elif suffix == ".npz" and _is_sparse_npz(path):
@@ -167,6 +243,38 @@ def read_features(path, metadata, n_features):
         raise CommandError(f"{path}: has {X.shape[1]} columns, the model takes {n_features} "
                            "features")
     return X
+
+
+def _model_inputs(metadata, table, path):
+    """The columns of ``table`` a saved model takes, each with its categories or None."""
+    features = metadata.get("features")
+    inputs = metadata.get("inputs") or (
+        [(name, None) for name in features] if features else None)
+    if inputs is None:
+        inputs = [(name, None) for name in table.column_names]
+    for name, _ in inputs:
+        _column(table.column_names, name, path)
+    return [(name, categories) for name, categories in inputs]
+
+
+def stream_features(path, metadata, n_features, block_bytes=BLOCK_BYTES):
+    """:func:`read_features` of a CSV or Parquet table larger than memory: its feature
+    matrix a block of rows at a time (a generator of dense arrays)."""
+    suffix = _suffix(path)
+    if suffix not in (".csv", ".parquet"):
+        raise CommandError(f"{path}: --stream is for CSV and Parquet tables")
+    first = tables.head(path, suffix, block_bytes)
+    inputs = _model_inputs(metadata, first, path)
+    width = sum(1 if categories is None else len(categories) for _, categories in inputs)
+    if width != n_features:
+        raise CommandError(f"{path}: has {width} feature columns, the model takes {n_features} "
+                           "features")
+    types = tables.block_types(first, [name for name, _ in inputs],
+                               {name for name, categories in inputs if categories is not None})
+    first_row = 1
+    for block in tables.read_blocks(path, suffix, types, block_bytes):
+        yield tables.encode(block, inputs, path, first_row, dense=True)[0]
+        first_row += block.num_rows
 
 
 def _read_npy(path):

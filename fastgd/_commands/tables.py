@@ -66,6 +66,80 @@ def read_table(path, suffix):
     return table.rename_columns(columns)
 
 
+def read_blocks(path, suffix, types, block_bytes):
+    """The rows of a CSV or Parquet file in blocks of about ``block_bytes``: pyarrow Tables of
+    the columns named in ``types``, each a pyarrow type (for CSV, the type it is read as;
+    Parquet columns keep their own). A CSV cell that is not of its column's type is an error
+    naming its row."""
+    pa = _pyarrow(path)
+    columns = list(types)
+    try:
+        if suffix == ".csv":
+            reader = pa.csv.open_csv(path, read_options=pa.csv.ReadOptions(
+                block_size=block_bytes), convert_options=pa.csv.ConvertOptions(
+                    include_columns=columns, column_types=types))
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+        else:
+            rows = max(1024, block_bytes // (8 * len(columns)))  # 8 bytes a cell, in memory
+            for batch in pa.parquet.ParquetFile(path).iter_batches(batch_size=rows,
+                                                                   columns=columns):
+                yield pa.Table.from_batches([batch])
+    except pa.ArrowInvalid as exc:
+        raise CommandError(f"{path}: {_bad_cell(path, types) or first_line(exc)}") from None
+
+
+def block_types(table, columns, text):
+    """The types the ``columns`` of a file whose first block is ``table`` are read as by
+    :func:`read_blocks`: text for those in ``text``, booleans as booleans, any other as
+    float64 (a column of integers in the first block may hold decimals further on)."""
+    pa = _pyarrow("")
+    return {name: pa.string() if name in text else pa.bool_()
+            if pa.types.is_boolean(table.schema.field(name).type) else pa.float64()
+            for name in columns}
+
+
+def head(path, suffix, block_bytes):
+    """The first block of rows of a CSV or Parquet file, with the types pyarrow infers."""
+    pa = _pyarrow(path)
+    try:
+        if suffix == ".csv":
+            table = pa.Table.from_batches([pa.csv.open_csv(path, read_options=pa.csv.ReadOptions(
+                block_size=block_bytes)).read_next_batch()])
+        else:
+            table = pa.Table.from_batches([next(pa.parquet.ParquetFile(path).iter_batches(
+                batch_size=1000))])
+    except StopIteration:
+        raise CommandError(f"{path}: has no data rows") from None
+    except Exception as exc:  # pyarrow raises many kinds
+        raise CommandError(f"{path}: cannot read ({first_line(exc)})") from None
+    if table.num_rows == 0:
+        raise CommandError(f"{path}: has no data rows")
+    return table
+
+
+def _bad_cell(path, types):
+    """Where a CSV file first holds a cell that is not a number in a column read as one, for
+    the error message: a second, plain read, only when reporting the error."""
+    pa = _pyarrow(path)
+    numbers = [name for name, kind in types.items() if pa.types.is_floating(kind)]
+    missing = set(pa.csv.ConvertOptions().null_values)
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as file:
+        rows = csv.reader(file)
+        header = next(rows, [])
+        where = [(header.index(name), name) for name in numbers if name in header]
+        for number, row in enumerate(rows, start=1):
+            for j, name in where:
+                value = row[j] if j < len(row) else ""
+                try:
+                    float(value)
+                except ValueError:
+                    if value not in missing:
+                        return (f"row {number}, column {name!r}: {value!r} is not a number (for "
+                                f"categories: --categorical {name})")
+    return None
+
+
 def _row_number(path, cells):
     """The number of the first data row of the CSV file with ``cells`` cells (pyarrow does not
     say it when reading in threads): a second, plain read, only when reporting the error."""
@@ -130,26 +204,27 @@ def drop_missing(table, names):
     return kept, table.num_rows - kept.num_rows
 
 
-def _check_present(column, name, path):
+def _check_present(column, name, path, first_row=1):
     if column.null_count:
         pc = _pyarrow(path).compute
-        row = pc.index(pc.is_null(column), True).as_py() + 1
+        row = pc.index(pc.is_null(column), True).as_py() + first_row
         raise CommandError(f"{path}: row {row}, column {name!r}: missing value; drop or impute "
                            "the rows with one (--drop-missing drops them)")
 
 
-def numeric(table, name, path, out=None):
+def numeric(table, name, path, out=None, first_row=1):
     """Column ``name`` as a float64 array (written into ``out`` when given): numbers, booleans
     as 0/1, or text that holds only numbers; a missing or non-finite value, or a text cell, is
-    an error naming its row."""
+    an error naming its row (the table's first is row ``first_row`` of the file)."""
     pa = _pyarrow(path)
     column = table.column(name)
-    _check_present(column, name, path)
+    _check_present(column, name, path, first_row)
     if not is_numeric(table, name):
         kind = column.type
         if pa.types.is_dictionary(kind) or pa.types.is_string(kind) or pa.types.is_large_string(
                 kind):
-            for row, value in enumerate(pa.compute.cast(column, pa.string()).to_pylist(), 1):
+            for row, value in enumerate(pa.compute.cast(column, pa.string()).to_pylist(),
+                                        first_row):
                 try:
                     float(value)
                 except ValueError:
@@ -163,8 +238,8 @@ def numeric(table, name, path, out=None):
         raise CommandError(f"{path}: column {name!r}: {first_line(exc)}") from None
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
-        raise CommandError(f"{path}: row {bad[0] + 1}, column {name!r}: {values[bad[0]]} is not "
-                           "a finite number")
+        raise CommandError(f"{path}: row {bad[0] + first_row}, column {name!r}: {values[bad[0]]} "
+                           "is not a finite number")
     return values
 
 
@@ -173,35 +248,35 @@ def _as_text(column, path):
     return pa.compute.cast(column, pa.string())
 
 
-def levels(table, name, path):
+def levels(table, name, path, first_row=1):
     """The categories of column ``name`` (its values as text), sorted."""
     column = table.column(name)
-    _check_present(column, name, path)
+    _check_present(column, name, path, first_row)
     return sorted(_as_text(column, path).unique().to_pylist())
 
 
-def codes(table, name, categories, path):
+def codes(table, name, categories, path, first_row=1):
     """Each row's position in ``categories`` of its value in column ``name``; a value not
     among them is an error naming its row."""
     pa = _pyarrow(path)
     column = table.column(name)
-    _check_present(column, name, path)
+    _check_present(column, name, path, first_row)
     text = _as_text(column, path)
     positions = pa.compute.index_in(text, value_set=pa.array(categories, pa.string()))
     if positions.null_count:
         row = pa.compute.index(pa.compute.is_null(positions), True).as_py()
-        raise CommandError(f"{path}: row {row + 1}, column {name!r}: {text[row].as_py()!r} is "
-                           f"not one of the categories the model was fitted with "
-                           f"({listing(categories)})")
+        raise CommandError(f"{path}: row {row + first_row}, column {name!r}: "
+                           f"{text[row].as_py()!r} is not one of the categories the model was "
+                           f"fitted with ({listing(categories)})")
     return _to_numpy(positions, np.int64)
 
 
-def encode(table, inputs, path):
+def encode(table, inputs, path, first_row=1, dense=False):
     """The feature matrix of ``inputs`` (pairs of a column name and its categories, or None for
     a numeric column) and the names of its columns (``name=category`` for one-hot ones).
 
-    Returns a dense array, or a ``scipy.sparse`` CSR matrix when there are categorical columns
-    and SciPy is installed.
+    Returns a dense array, or (unless ``dense``) a ``scipy.sparse`` CSR matrix when there are
+    categorical columns and SciPy is installed.
     """
     n = table.num_rows
     blocks, names = [], []  # (values, categories' positions) of each input column
@@ -209,10 +284,10 @@ def encode(table, inputs, path):
     for name, categories in inputs:
         if categories is None:
             blocks.append((numeric(table, name, path, numbers[:, len(blocks) - sum(
-                where is not None for _, where in blocks)]), None))
+                where is not None for _, where in blocks)], first_row), None))
             names.append(name)
         else:
-            blocks.append((np.ones(n), codes(table, name, categories, path)))
+            blocks.append((np.ones(n), codes(table, name, categories, path, first_row)))
             names += [f"{name}={category}" for category in categories]
     widths = [1 if categories is None else len(categories) for _, categories in inputs]
     starts = np.concatenate([[0], np.cumsum(widths)[:-1]]).astype(np.intp)
@@ -223,7 +298,7 @@ def encode(table, inputs, path):
         import scipy.sparse as sp
     except ImportError:
         sp = None
-    if sp is not None:
+    if sp is not None and not dense:
         rows = np.tile(np.arange(n), len(blocks))
         cols = np.concatenate([np.broadcast_to(c, (n,)) for c in cols])
         data = np.concatenate([values for values, _ in blocks])
