@@ -14,8 +14,7 @@ from .._engine.stopping import (INTERRUPTED, RUNNING, record_check, restart_aver
                                 within_one_standard_error)
 from ..schedules import step_size
 from .intrinsics import is_dense, pick_format
-from .jit import (copy_into, inlined_kernel, inlined_reassociating_kernel, kernel,
-                  reassociating_kernel)
+from .jit import copy_into, inlined_kernel, kernel, reassociating_kernel
 from .losses import effective_weights_of, new_work, no_penalty, objective
 from .random import shuffle_epoch
 from .sparse import sparse_batches
