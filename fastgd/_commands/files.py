@@ -161,10 +161,7 @@ def stream_training_data(path, targets, features, weight_column, categorical, dr
     and X, Y and the weights are written to binary files in ``folder``; they are returned as
     read-only memory maps of them (``fastgd.fit`` then reads them a chunk at a time).
     """
-    suffix = _suffix(path)
-    if suffix not in (".csv", ".parquet"):
-        raise CommandError(f"{path}: --stream is for CSV and Parquet tables")
-    first = tables.head(path, suffix, block_bytes)
+    suffix, first = _streamed_head(path, block_bytes)
     taken, chosen, ignored = _choose_columns(first, path, targets or [], features,
                                              weight_column, categorical or [])
     used = [*taken, *(name for name, _ in chosen)]
@@ -172,13 +169,11 @@ def stream_training_data(path, targets, features, weight_column, categorical, dr
     types = tables.block_types(first, used, text)
 
     def blocks():  # each block, the file's row number of its first row, its rows dropped
-        first_row = 1
-        for block in tables.read_blocks(path, suffix, types, block_bytes):
-            rows, dropped = block.num_rows, 0
+        for block, first_row in tables.read_blocks(path, suffix, types, block_bytes):
+            dropped = 0
             if drop_missing:
                 block, dropped = tables.drop_missing(block, used)
             yield block, first_row, dropped
-            first_row += rows
 
     found = {name: set() for name in text}
     if found:
@@ -260,10 +255,7 @@ def _model_inputs(metadata, table, path):
 def stream_features(path, metadata, n_features, block_bytes=BLOCK_BYTES):
     """:func:`read_features` of a CSV or Parquet table larger than memory: its feature
     matrix a block of rows at a time (a generator of dense arrays)."""
-    suffix = _suffix(path)
-    if suffix not in (".csv", ".parquet"):
-        raise CommandError(f"{path}: --stream is for CSV and Parquet tables")
-    first = tables.head(path, suffix, block_bytes)
+    suffix, first = _streamed_head(path, block_bytes)
     inputs = _model_inputs(metadata, first, path)
     width = sum(1 if categories is None else len(categories) for _, categories in inputs)
     if width != n_features:
@@ -271,10 +263,16 @@ def stream_features(path, metadata, n_features, block_bytes=BLOCK_BYTES):
                            "features")
     types = tables.block_types(first, [name for name, _ in inputs],
                                {name for name, categories in inputs if categories is not None})
-    first_row = 1
-    for block in tables.read_blocks(path, suffix, types, block_bytes):
+    for block, first_row in tables.read_blocks(path, suffix, types, block_bytes):
         yield tables.encode(block, inputs, path, first_row, dense=True)[0]
-        first_row += block.num_rows
+
+
+def _streamed_head(path, block_bytes):
+    """The kind of a table file read a block at a time, and its first block."""
+    suffix = _suffix(path)
+    if suffix not in (".csv", ".parquet"):
+        raise CommandError(f"{path}: --stream is for CSV and Parquet tables")
+    return suffix, tables.head(path, suffix, block_bytes)
 
 
 def _read_npy(path):

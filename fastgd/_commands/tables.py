@@ -67,24 +67,25 @@ def read_table(path, suffix):
 
 
 def read_blocks(path, suffix, types, block_bytes):
-    """The rows of a CSV or Parquet file in blocks of about ``block_bytes``: pyarrow Tables of
-    the columns named in ``types``, each a pyarrow type (for CSV, the type it is read as;
-    Parquet columns keep their own). A CSV cell that is not of its column's type is an error
-    naming its row."""
+    """The rows of a CSV or Parquet file in blocks of about ``block_bytes``: pairs of a pyarrow
+    Table of the columns named in ``types``, each a pyarrow type (for CSV, the type it is read
+    as; Parquet columns keep their own), and the file's number of the block's first row (the
+    ``first_row`` of the functions here). A CSV cell that is not of its column's type is an
+    error naming its row."""
     pa = _pyarrow(path)
     columns = list(types)
+    first_row = 1
     try:
         if suffix == ".csv":
-            reader = pa.csv.open_csv(path, read_options=pa.csv.ReadOptions(
+            batches = pa.csv.open_csv(path, read_options=pa.csv.ReadOptions(
                 block_size=block_bytes), convert_options=pa.csv.ConvertOptions(
                     include_columns=columns, column_types=types))
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
         else:
             rows = max(1024, block_bytes // (8 * len(columns)))  # 8 bytes a cell, in memory
-            for batch in pa.parquet.ParquetFile(path).iter_batches(batch_size=rows,
-                                                                   columns=columns):
-                yield pa.Table.from_batches([batch])
+            batches = pa.parquet.ParquetFile(path).iter_batches(batch_size=rows, columns=columns)
+        for batch in batches:
+            yield pa.Table.from_batches([batch]), first_row
+            first_row += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise CommandError(f"{path}: {_bad_cell(path, types) or first_line(exc)}") from None
 
@@ -281,10 +282,12 @@ def encode(table, inputs, path, first_row=1, dense=False):
     n = table.num_rows
     blocks, names = [], []  # (values, categories' positions) of each input column
     numbers = np.empty((n, sum(categories is None for _, categories in inputs)))  # rows: C order
+    numeric_columns = 0
     for name, categories in inputs:
         if categories is None:
-            blocks.append((numeric(table, name, path, numbers[:, len(blocks) - sum(
-                where is not None for _, where in blocks)], first_row), None))
+            blocks.append((numeric(table, name, path, numbers[:, numeric_columns], first_row),
+                           None))
+            numeric_columns += 1
             names.append(name)
         else:
             blocks.append((np.ones(n), codes(table, name, categories, path, first_row)))
@@ -303,10 +306,10 @@ def encode(table, inputs, path, first_row=1, dense=False):
         cols = np.concatenate([np.broadcast_to(c, (n,)) for c in cols])
         data = np.concatenate([values for values, _ in blocks])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, len(names))), names
-    X = np.zeros((len(names), n))
+    X = np.zeros((n, len(names)))
     for (values, where), start in zip(blocks, starts):
         if where is None:
-            X[start] = values
+            X[:, start] = values
         else:
-            X[start + where, np.arange(n)] = 1.0
-    return X.T, names
+            X[np.arange(n), start + where] = 1.0
+    return X, names
