@@ -127,8 +127,9 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         chunks so far (a column constant in the first chunks is learned once it varies), steps
         with a constant step stable for every chunk seen, and returns the average of its
         iterates, which approaches least squares as the stream goes on. With a raw schedule
-        calls on the same rows are exactly the epochs of one long fit. There is no stopping
-        rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
+        calls on the same rows are exactly the epochs of one long fit. A chunk whose
+        ``sample_weight`` is all zeros leaves every row out: the call changes nothing. There is
+        no stopping rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
         ``early_stopping`` must be off). Parameters changed with ``set_params`` take effect
         from the next call, except ``fit_intercept`` (refused: call ``fit``). An iterate that
         blows up is restarted with a smaller step; coefficients are never non-finite.
@@ -148,6 +149,9 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         elif y.ndim != self._n_outputs:
             raise ValueError(f"y has {y.ndim} dimension(s) here but {self._n_outputs} in the "
                              "earlier partial_fit calls: keep the shape of y.")
+        weights = check_sample_weight(sample_weight, X.shape[0], all_zero=True)
+        if weights is not None and not weights.any():
+            return self  # every row left out (a chunk of a 0/1 mask): nothing to learn
         result, self._continuation = fit_epoch(
             X, y, getattr(self, "_continuation", None), sample_weight=sample_weight,
             batch_size=self.batch_size, learning_rate=self.learning_rate,

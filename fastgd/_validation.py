@@ -117,10 +117,11 @@ def check_X_y(X, y):
     return X, np.ascontiguousarray(y, dtype=X.dtype)
 
 
-def check_sample_weight(sample_weight, n_samples):
+def check_sample_weight(sample_weight, n_samples, all_zero=False):
     """Return the sample weights as a float64 array of shape (n_samples,), or None.
 
-    Weights must be finite and non-negative with a positive sum; zeros drop rows from the fit.
+    Weights must be finite and non-negative with a positive sum (or any sum, with
+    ``all_zero``); zeros drop rows from the fit.
     """
     if sample_weight is None:
         return None
@@ -133,7 +134,7 @@ def check_sample_weight(sample_weight, n_samples):
         first = int(np.flatnonzero(weights < 0)[0])
         raise ValueError(f"sample_weight must be non-negative, got {weights[first]} at index "
                          f"{first}; use 0 to leave a row out.")
-    if not weights.sum() > 0:
+    if not all_zero and not weights.sum() > 0:
         raise ValueError("sample_weight is zero everywhere: give some rows a positive weight.")
     return np.ascontiguousarray(weights)
 

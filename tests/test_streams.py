@@ -98,3 +98,21 @@ def test_predict_uses_coef_and_intercept():
     model.coef_ = np.zeros_like(model.coef_)
     model.intercept_ = np.array([2.5])
     np.testing.assert_array_equal(model.predict(X[:3]), [2.5, 2.5, 2.5])
+
+
+def test_a_chunk_of_zero_weights_changes_nothing():
+    # a 0/1 weight mask cut into small chunks has chunks that leave every row out
+    X, y, _, _ = make_problem("several", random_state=3)
+    chunks = [slice(0, 50), slice(50, 100), slice(100, 150)]
+    masked, plain = MBGDRegressor(random_state=0), MBGDRegressor(random_state=0)
+    masked.partial_fit(X[:20], y[:20], sample_weight=np.zeros(20))  # first call: nothing yet
+    assert not hasattr(masked, "coef_")
+    for i, rows in enumerate(chunks):
+        masked.partial_fit(X[rows], y[rows])
+        plain.partial_fit(X[rows], y[rows])
+        if i == 1:
+            masked.partial_fit(X[rows], y[rows], sample_weight=np.zeros(50))
+    np.testing.assert_array_equal(masked.coef_, plain.coef_)
+    assert masked.intercept_ == plain.intercept_ and masked.n_iter_ == plain.n_iter_
+    with pytest.raises(ValueError, match="non-negative"):
+        masked.partial_fit(X[:2], y[:2], sample_weight=[0.0, -1.0])
