@@ -18,7 +18,8 @@ from ._stream import continuation_of, fit_epoch
 
 
 class MBGDRegressor(RegressorMixin, BaseEstimator):
-    """Least-squares linear regression by mini-batch gradient descent (``fastgd.fit``).
+    """Linear regression by mini-batch gradient descent (``fastgd.fit``): least squares,
+    robust (Huber, epsilon-insensitive) or quantile, by ``loss``.
 
     The parameters are those of :func:`fastgd.fit` with the same names and defaults (``epochs``
     is the most passes over the data); see there for their meaning.
@@ -35,7 +36,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         Training objective after each epoch (summed over targets).
     validation_scores_ : ndarray of shape (n_iter_,) or None
         With ``early_stopping``, the R^2 score on the held-out rows after each epoch (the last
-        entry is that of the returned weights).
+        entry is that of the returned weights); for a loss other than squared error, where
+        the fit compares the held-out rows' loss, the negated mean loss on them.
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         For pandas input with string column names.
@@ -55,6 +57,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, *, batch_size=32, epochs=1000, learning_rate="auto", fit_intercept=True,
+                 loss="squared_error", epsilon=0.1, quantile=0.5,
                  penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
                  early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False,
                  tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto",
@@ -63,6 +66,9 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self.epochs = epochs
         self.learning_rate = learning_rate
         self.fit_intercept = fit_intercept
+        self.loss = loss
+        self.epsilon = epsilon
+        self.quantile = quantile
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
@@ -96,7 +102,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         result, scaling = fit_and_scaling(
             X, y, sample_weight=sample_weight, batch_size=self.batch_size,
             epochs=self.epochs, learning_rate=self.learning_rate,
-            fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
+            fit_intercept=self.fit_intercept, loss=self.loss, epsilon=self.epsilon,
+            quantile=self.quantile, penalty=self.penalty, alpha=self.alpha,
             l1_ratio=self.l1_ratio, average=self.average,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction, shuffle=self.shuffle,
@@ -155,7 +162,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         result, self._continuation = fit_epoch(
             X, y, getattr(self, "_continuation", None), sample_weight=sample_weight,
             batch_size=self.batch_size, learning_rate=self.learning_rate,
-            fit_intercept=self.fit_intercept, penalty=self.penalty, alpha=self.alpha,
+            fit_intercept=self.fit_intercept, loss=self.loss, epsilon=self.epsilon,
+            quantile=self.quantile, penalty=self.penalty, alpha=self.alpha,
             l1_ratio=self.l1_ratio, shuffle=self.shuffle, drop_last=self.drop_last,
             random_state=self.random_state, backend=self.backend)
         epoch_loss = np.reshape(result.loss_history, (1, -1)).sum(axis=1)
@@ -193,7 +201,10 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self.loss_curve_ = curve.sum(axis=1) if curve.ndim == 2 else curve
 
     def _validation_scores(self, y, sample_weight, result):
-        """R^2 on the held-out rows from the validation losses: ``1 - 2 loss / var(y_val)``."""
+        """R^2 on the held-out rows from the validation losses: ``1 - 2 loss / var(y_val)``
+        (for another loss than squared error, minus the mean validation loss)."""
+        if self.loss != "squared_error":
+            return -result.validation_loss_history.reshape(result.n_epochs, -1).mean(axis=1)
         _, val = validation_rows(len(y), self.validation_fraction,
                                  result.settings["random_state"])
         Y_val = y.reshape(len(y), -1)[val]

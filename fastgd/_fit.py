@@ -12,14 +12,15 @@ from ._results import make_result
 
 
 def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
-        fit_intercept=True, penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
-        early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False, tol=1e-4,
-        n_iter_no_change=5, coef_init=None, intercept_init=None, random_state=None,
-        backend="auto", progress=None):
-    """Fit a least-squares linear model by mini-batch gradient descent.
+        fit_intercept=True, loss="squared_error", epsilon=0.1, quantile=0.5, penalty=None,
+        alpha=0.0001, l1_ratio=0.15, average=False, early_stopping=False,
+        validation_fraction=0.1, shuffle=True, drop_last=False, tol=1e-4, n_iter_no_change=5,
+        coef_init=None, intercept_init=None, random_state=None, backend="auto", progress=None):
+    """Fit a linear model by mini-batch gradient descent: least squares, robust or quantile.
 
-    Minimises ``(1 / 2N) * sum_i s_i * (x_i . w + b - y_i)^2 + penalty(w)`` with sample weights
-    ``s_i`` (1 by default) and ``N = sum_i s_i``. Each epoch shuffles the rows (if
+    Minimises ``(1 / N) * sum_i s_i * L(x_i . w + b - y_i) + penalty(w)`` with sample weights
+    ``s_i`` (1 by default), ``N = sum_i s_i`` and the loss ``L`` (``r^2 / 2`` by default:
+    least squares). Each epoch shuffles the rows (if
     ``shuffle``), walks them in batches of ``batch_size`` and makes one update per batch with
     the batch's gradient ``sum(s_i g_i) / (rows * mean(s))`` (an unbiased estimate of the full
     gradient), followed by the penalty's proximal map; the
@@ -49,6 +50,21 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         (``fastgd.schedules.Constant(0.05)``, ...) runs as given; both act on the raw data.
     fit_intercept : bool, default True
         Whether to fit the intercept ``b`` (else it is 0). It is never penalised.
+    loss : str, default "squared_error"
+        The loss ``L`` of a residual ``r`` (prediction minus target), with scikit-learn's
+        names and meanings: ``"squared_error"`` ``r^2 / 2``; ``"huber"`` ``r^2 / 2`` up to
+        ``|r| = epsilon``, linear beyond (robust to outlying targets);
+        ``"epsilon_insensitive"`` ``max(|r| - epsilon, 0)`` (linear support vector
+        regression); ``"squared_epsilon_insensitive"`` ``max(|r| - epsilon, 0)^2``;
+        ``"quantile"`` the pinball loss, ``(1 - quantile) * r`` for ``r > 0`` and
+        ``-quantile * r`` otherwise, whose minimiser predicts the ``quantile``-th quantile of
+        y given x (``quantile=0.5``: least absolute deviations, the median). The losses
+        reported are the chosen loss.
+    epsilon : float, default 0.1
+        The threshold of the Huber and epsilon-insensitive losses, in y's units (>= 0; > 0
+        for Huber).
+    quantile : float, default 0.5
+        The quantile of the quantile loss, in (0, 1).
     penalty : {None, "l2", "l1", "elasticnet"}, default None
         ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)`` with ``l1_ratio`` 0 for
         ``"l2"`` and 1 for ``"l1"`` (scikit-learn's meaning). Applied by proximal updates and,
@@ -130,9 +146,9 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
 
 
 def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, fit_intercept,
-                    penalty, alpha, l1_ratio, average, early_stopping, validation_fraction,
-                    shuffle, drop_last, tol, n_iter_no_change, coef_init, intercept_init,
-                    random_state, backend, progress):
+                    loss, epsilon, quantile, penalty, alpha, l1_ratio, average, early_stopping,
+                    validation_fraction, shuffle, drop_last, tol, n_iter_no_change, coef_init,
+                    intercept_init, random_state, backend, progress):
     """:func:`fit`, returning also the fit's ``Scaling`` (its standardisation, which a stream
     that goes on from the fitted model starts from).
 
@@ -144,7 +160,8 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
     streamed = isinstance(X, np.memmap)
     options = v.check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
-        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept, loss=loss, epsilon=epsilon, quantile=quantile,
+        penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         early_stopping=early_stopping, validation_fraction=validation_fraction,
         shuffle=shuffle, drop_last=drop_last, tol=tol, n_iter_no_change=n_iter_no_change)
     X, y, weights = v.check_data(X, y, sample_weight)
@@ -201,8 +218,7 @@ def run_fit(problem, run, X, y, backend_name, settings, progress):
     control = np.zeros(2, dtype=np.int64)
     watch, bar = wants_watching(progress, X.size * problem.epochs)
     if watch:
-        y_scale = problem.setup.standard.y_scale
-        scale = y_scale**2 if problem.standardised else np.ones(len(y_scale))
+        scale = problem.loss_scale
         made = []  # the histories, made in the watched thread (a large epoch budget makes
         #            them large: a Ctrl-C while they are filled must reach the watcher)
 

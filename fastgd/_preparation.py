@@ -14,6 +14,7 @@ from ._curvature import sp_diags, stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
                              batches, csr_of, index_for, new_histories, no_rows,
                              read_only)
+from ._engine.loss_functions import LOSSES, loss_group, step_factor, unit_power
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -73,6 +74,14 @@ class Problem:
         """The :class:`Histories` the fit fills with its epoch losses (NaN until written)."""
         return new_histories(self.epochs, self.rows.Y.shape[1])
 
+    @property
+    def loss_scale(self):
+        """The factor of each target from standardised losses to losses in y's units."""
+        y_scale = self.setup.standard.y_scale
+        if not self.standardised:
+            return np.ones(len(y_scale))
+        return y_scale ** unit_power(self.setup.loss.kind)
+
     def to_original_units(self, coef, intercept, *histories):
         """Map standardised coefficients, intercepts and loss histories to the user's units."""
         if not self.standardised:
@@ -81,7 +90,7 @@ class Problem:
         coef_out = coef * y_scale[:, None] / x_scale
         intercept_out = y_offset + y_scale * intercept - coef_out @ x_offset
         return (coef_out, intercept_out,
-                *(None if h is None else h * y_scale**2 for h in histories))
+                *(None if h is None else h * self.loss_scale for h in histories))
 
 
 def column_offsets_scales(X, center, weights=None):
@@ -176,12 +185,21 @@ def raw_scaling(d, k, schedule):
     return Scaling(np.zeros(d), np.ones(d), np.zeros(k), np.ones(k), schedule, False)
 
 
-def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
+def auto_step(X, weights, x_offset, x_scale, y_scale, fit_intercept, batch_size, loss,
+              epsilon):
+    """The first step of ``"auto"``: ``fastgd._curvature.stable_step`` of the standardised
+    problem for squared error, times the loss's ``loss_functions.step_factor`` (``loss`` a
+    name, ``epsilon`` in y's units)."""
+    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size)
+    return step * step_factor(LOSSES.index(loss), epsilon / y_scale)
+
+
+def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offsets_scales=None):
     """The :class:`Scaling` of ``learning_rate="auto"``.
 
     The columns of X and Y are standardised (weighted by ``weights``), and the schedule is
-    ``Adaptive`` from ``fastgd._curvature.stable_step``. X may be memory-mapped: every pass over it
-    goes chunk by chunk.
+    ``Adaptive`` from :func:`auto_step` for the loss named ``loss`` (threshold ``epsilon``). X
+    may be memory-mapped: every pass over it goes chunk by chunk.
 
     Parameters
     ----------
@@ -198,7 +216,8 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, offsets_scales=None):
     else:
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
-    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, X.shape[0]))
+    step = auto_step(X, weights, x_offset, x_scale, y_scale, fit_intercept,
+                     min(batch_size, X.shape[0]), loss, epsilon)
     return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
 
 
@@ -241,33 +260,35 @@ def split_validation(X, Y, weights, fraction, seed):
     return tuple(parts)
 
 
-def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale):
+def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale, power=2):
     """The L1 and L2 strengths of the standardised coefficients.
 
     The penalty ``alpha * (rho * |w|_1 + (1 - rho) / 2 * |w|_2^2)`` on the user's coefficients
-    ``w = y_scale * w' / x_scale``, divided by ``y_scale^2`` like the loss, is
-    ``sum(l1 * |w'|) + sum(l2 / 2 * w'^2)``. Strengths are capped at ``MAX_MAGNITUDE`` (for
-    columns of spread near 1e-300), where they already pin the weight at 0.
+    ``w = y_scale * w' / x_scale``, divided by ``y_scale ** power`` like the loss
+    (``loss_functions.unit_power``), is ``sum(l1 * |w'|) + sum(l2 / 2 * w'^2)``. Strengths are
+    capped at ``MAX_MAGNITUDE`` (for columns of spread near 1e-300), where they already pin
+    the weight at 0.
 
     Returns
     -------
-    l1 : ndarray of shape (k, d)
-    l2 : ndarray of shape (d,)
+    l1, l2 : ndarray of shape (k, d)
     """
     rho = {None: 0.0, "l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
     strength = 0.0 if penalty is None else alpha
+    shape = (len(y_scale), len(x_scale))
     if strength == 0.0:
-        return np.zeros((len(y_scale), len(x_scale))), np.zeros(len(x_scale))
+        return np.zeros(shape), np.zeros(shape)
+    y_factor = (y_scale ** (1.0 - power))[:, None]
     with np.errstate(over="ignore"):  # capped just below
-        l1 = strength * rho / y_scale[:, None] / x_scale
-        l2 = strength * (1.0 - rho) / x_scale / x_scale
+        l1 = strength * rho * y_factor / x_scale
+        l2 = strength * (1.0 - rho) * (y_factor * y_scale[:, None]) / x_scale / x_scale
     return np.minimum(l1, MAX_MAGNITUDE), np.minimum(l2, MAX_MAGNITUDE)
 
 
-def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, penalty,
-            alpha, l1_ratio, average_start, early_stopping, validation_fraction, batch_size,
-            drop_last, shuffle, seed, epochs, tol, n_iter_no_change, scaling=None,
-            mean_weight=None):
+def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, loss,
+            epsilon, quantile, penalty, alpha, l1_ratio, average_start, early_stopping,
+            validation_fraction, batch_size, drop_last, shuffle, seed, epochs, tol,
+            n_iter_no_change, scaling=None, mean_weight=None):
     """Build the :class:`Problem` for validated input.
 
     ``Y`` has shape (n, k), ``coef_init`` (k, d) and ``intercept_init`` (k,) (or None) in the
@@ -289,10 +310,11 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     n = X.shape[0]
     batch_size, n_batches = batches(n, batch_size, drop_last)
     if scaling is None:
-        scaling = (auto_scaling(X, Y, weights, fit_intercept, batch_size)
+        scaling = (auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon)
                    if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
     x_offset, x_scale, y_offset, y_scale, learning_rate, auto = scaling
-    l1, l2 = penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale)
+    loss = loss_group(loss, epsilon, quantile, y_scale)
+    l1, l2 = penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale, unit_power(loss.kind))
     coef_start = coef_init * np.where(np.isfinite(x_scale), x_scale, 0.0) / y_scale[:, None]
     if intercept_init is None or not fit_intercept:
         intercept_start = np.zeros(k)  # standardised: the model starts at the mean of y
@@ -302,11 +324,11 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     if mean_weight is None:
         mean_weight = 1.0 if weights is None else float(weights.mean())
     setup = Setup(
-        Standardisation(x_offset, x_scale, y_offset, y_scale), Penalty(l1, l2),
+        Standardisation(x_offset, x_scale, y_offset, y_scale), loss, Penalty(l1, l2),
         Plan(bool(fit_intercept), batch_size, n_batches, bool(drop_last), bool(shuffle),
              int(seed), int(average_start), 0, int(epochs), float(mean_weight)),
         Steps(int(kind), float(eta0), float(p1), float(p2)),
-        Checks(check_interval(kind, d, n_batches, early_stopping),
+        Checks(check_interval(kind, loss.kind, d, n_batches, early_stopping),
                0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
                bool(auto or early_stopping), np.empty((0, 0)),
                bool(auto and average_start < 0 and not early_stopping
@@ -343,7 +365,8 @@ def streamed_problem(X, Y, weights, seed, options):
     """
     d, k = X.shape[1], Y.shape[1]
     learning_rate = options["learning_rate"]
-    scaling = (auto_scaling(X, Y, weights, options["fit_intercept"], options["batch_size"])
+    scaling = (auto_scaling(X, Y, weights, options["fit_intercept"], options["batch_size"],
+                            options["loss"], options["epsilon"])
                if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
     head = slice(0, max(options["batch_size"], HEAD_ROWS))
     return prepare(np.asarray(X[head]), np.asarray(Y[head]),

@@ -28,11 +28,11 @@ import numpy as np
 
 from . import _validation as v
 from . import schedules
-from ._curvature import stable_step
 from ._engine.backends import get_backend
 from ._engine.driver import run_problem
 from ._fit import run_fit
-from ._preparation import Scaling, continued, finish_offsets_scales, prepare, raw_scaling
+from ._preparation import (Scaling, auto_step, continued, finish_offsets_scales, prepare,
+                           raw_scaling)
 
 #: The stream's average gives a call's updates this many times their share of all updates:
 #: with 2, iterate ``s`` of ``t`` weighs in proportion to ``s`` (polynomial-decay averaging,
@@ -143,8 +143,9 @@ def continuation_of(result, scaling, total_weight):
 
 
 def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
-              learning_rate="auto", fit_intercept=True, penalty=None, alpha=0.0001,
-              l1_ratio=0.15, shuffle=True, drop_last=False, random_state=None, backend="auto"):
+              learning_rate="auto", fit_intercept=True, loss="squared_error", epsilon=0.1,
+              quantile=0.5, penalty=None, alpha=0.0001, l1_ratio=0.15, shuffle=True,
+              drop_last=False, random_state=None, backend="auto"):
     """Run one epoch over ``(X, y)``, continuing ``continuation`` (the one before's state).
 
     The first call (``continuation=None``) starts from zero weights; later calls go on with the
@@ -165,8 +166,9 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     """
     options = v.check_options(
         batch_size=batch_size, epochs=1, learning_rate=learning_rate,
-        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-        early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
+        fit_intercept=fit_intercept, loss=loss, epsilon=epsilon, quantile=quantile,
+        penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, early_stopping=False,
+        validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
         tol=None, n_iter_no_change=1)
     X, y, weights = v.check_data(X, y, sample_weight)
     d, k = X.shape[1], 1 if y.ndim == 1 else y.shape[1]
@@ -230,8 +232,9 @@ def _auto_scaling(moments, X, weights, continuation, options):
     """The :class:`Scaling` of a call of an ``"auto"`` stream: running standardisation and the
     smallest step stable for the chunks so far."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
-    step = stable_step(X, weights, *offsets_scales[:2], options["fit_intercept"],
-                       min(options["batch_size"], X.shape[0]))
+    x_offset, x_scale, _, y_scale = offsets_scales
+    step = auto_step(X, weights, x_offset, x_scale, y_scale, options["fit_intercept"],
+                     min(options["batch_size"], X.shape[0]), options["loss"], options["epsilon"])
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
     return Scaling(*offsets_scales, schedules.Adaptive(step), True)

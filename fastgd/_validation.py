@@ -9,6 +9,7 @@ import sys
 import numpy as np
 
 from . import schedules
+from ._engine.loss_functions import LOSSES
 
 BACKENDS = ("auto", "numba", "numpy")
 PENALTIES = ("l2", "l1", "elasticnet")
@@ -137,6 +138,25 @@ def check_sample_weight(sample_weight, n_samples, all_zero=False):
     if not all_zero and not weights.sum() > 0:
         raise ValueError("sample_weight is zero everywhere: give some rows a positive weight.")
     return np.ascontiguousarray(weights)
+
+
+def check_loss(loss, epsilon, quantile):
+    """The validated ``loss`` name, ``epsilon`` and ``quantile`` (see ``fastgd.fit``).
+
+    Returns
+    -------
+    loss : str
+    epsilon, quantile : float
+    """
+    if not isinstance(loss, str) or loss not in LOSSES:
+        raise ValueError(f"Unknown loss {loss!r}: use one of {', '.join(map(repr, LOSSES))}.")
+    epsilon = check_real(epsilon, "epsilon", 0.0, np.inf, high_open=True)
+    if loss == "huber" and epsilon == 0.0:
+        raise ValueError("loss='huber' needs epsilon > 0 (the residual size where the loss "
+                         "turns from squared to linear, in y's units); for the absolute loss "
+                         "use loss='quantile' with quantile=0.5.")
+    quantile = check_real(quantile, "quantile", 0.0, 1.0, low_open=True, high_open=True)
+    return loss, epsilon, quantile
 
 
 def check_penalty(penalty):
@@ -413,9 +433,9 @@ def check_random_state(random_state):
                     f"{random_state!r}.")
 
 
-def check_options(*, batch_size, epochs, learning_rate, fit_intercept, penalty, alpha,
-                   l1_ratio, early_stopping, validation_fraction, shuffle, drop_last, tol,
-                   n_iter_no_change):
+def check_options(*, batch_size, epochs, learning_rate, fit_intercept, loss, epsilon, quantile,
+                  penalty, alpha, l1_ratio, early_stopping, validation_fraction, shuffle,
+                  drop_last, tol, n_iter_no_change):
     """The validated keyword options of a fit (``fastgd.fit``'s names), as ``prepare`` takes
     them.
 
@@ -423,11 +443,15 @@ def check_options(*, batch_size, epochs, learning_rate, fit_intercept, penalty, 
     -------
     dict
     """
+    loss, epsilon, quantile = check_loss(loss, epsilon, quantile)
     return dict(
         batch_size=check_positive_int(batch_size, "batch_size"),
         epochs=check_positive_int(epochs, "epochs"),
         learning_rate=check_learning_rate(learning_rate),
         fit_intercept=check_bool(fit_intercept, "fit_intercept"),
+        loss=loss,
+        epsilon=epsilon,
+        quantile=quantile,
         penalty=check_penalty(penalty),
         alpha=check_real(alpha, "alpha", 0.0, np.inf, high_open=True),
         l1_ratio=check_real(l1_ratio, "l1_ratio", 0.0, 1.0),

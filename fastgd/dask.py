@@ -35,9 +35,10 @@ from ._results import make_result
 
 
 def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="auto",
-        fit_intercept=True, penalty=None, alpha=0.0001, l1_ratio=0.15, shuffle=True,
-        drop_last=False, tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto"):
-    """Fit a least-squares linear model to Dask arrays by mini-batch gradient descent.
+        fit_intercept=True, loss="squared_error", epsilon=0.1, quantile=0.5, penalty=None,
+        alpha=0.0001, l1_ratio=0.15, shuffle=True, drop_last=False, tol=1e-4,
+        n_iter_no_change=5, random_state=None, backend="auto"):
+    """Fit a linear model to Dask arrays by mini-batch gradient descent.
 
     The options are those of :func:`fastgd.fit` (without averaging, early stopping or start
     values). The computation runs on the active Dask scheduler: a ``dask.distributed.Client``
@@ -63,8 +64,9 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     """
     options = v.check_options(
         batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
-        fit_intercept=fit_intercept, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-        early_stopping=False, validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
+        fit_intercept=fit_intercept, loss=loss, epsilon=epsilon, quantile=quantile,
+        penalty=penalty, alpha=alpha, l1_ratio=l1_ratio, early_stopping=False,
+        validation_fraction=0.1, shuffle=shuffle, drop_last=drop_last,
         tol=tol, n_iter_no_change=n_iter_no_change)
     backend_name = get_backend(v.check_backend(backend)).name
     seed = v.check_random_state(random_state)
@@ -150,7 +152,8 @@ def _scaling(X, Y, W, options, X_sample, W_sample):
     offset, scale = finish_offsets_scales(mean, np.sqrt(sum_sq / total))
     d = X.shape[1]
     return auto_scaling(X_sample, None, W_sample, options["fit_intercept"],
-                        options["batch_size"], (offset[:d], scale[:d], offset[d:], scale[d:]))
+                        options["batch_size"], options["loss"], options["epsilon"],
+                        (offset[:d], scale[:d], offset[d:], scale[d:]))
 
 
 def _check_dask_data(X, y, sample_weight):

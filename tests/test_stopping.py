@@ -83,11 +83,14 @@ def test_auto_reports_the_schedule_it_chose():
 def test_check_interval():
     from fastgd._engine.stopping import CHECK_MAX_FEATURES, CHECK_UPDATES, check_interval
 
-    assert check_interval(ADAPTIVE, 3, 10 * CHECK_UPDATES, False) == CHECK_UPDATES
-    assert check_interval(ADAPTIVE, 3, CHECK_UPDATES, False) == CHECK_UPDATES  # once an epoch
-    assert check_interval(ADAPTIVE, CHECK_MAX_FEATURES + 1, 10**6, False) == 10**6
-    assert check_interval(CONSTANT, 3, 10**6, False) == 10**6
-    assert check_interval(ADAPTIVE, 3, 10**6, True) == 10**6  # validation: once an epoch
+    from fastgd._engine.loss_functions import QUANTILE, SQUARED_ERROR as SQ
+
+    assert check_interval(ADAPTIVE, SQ, 3, 10 * CHECK_UPDATES, False) == CHECK_UPDATES
+    assert check_interval(ADAPTIVE, SQ, 3, CHECK_UPDATES, False) == CHECK_UPDATES  # once an epoch
+    assert check_interval(ADAPTIVE, SQ, CHECK_MAX_FEATURES + 1, 10**6, False) == 10**6
+    assert check_interval(CONSTANT, SQ, 3, 10**6, False) == 10**6
+    assert check_interval(ADAPTIVE, SQ, 3, 10**6, True) == 10**6  # validation: once an epoch
+    assert check_interval(ADAPTIVE, QUANTILE, 3, 10**6, False) == 10**6  # a loss by a pass
 
 
 def test_backends_agree_when_checking_within_epochs():

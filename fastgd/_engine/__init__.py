@@ -1,7 +1,7 @@
 """The engine of a fit, below validation and preparation and above the results:
 
-- ``groups``: the named groups the engine takes (rows, standardisation, penalty, plan, steps,
-  checks, model, tracker, histories);
+- ``groups``: the named groups the engine takes (rows, standardisation, loss, penalty, plan,
+  steps, checks, model, tracker, histories); ``loss_functions``: the losses, by residual;
 - ``stopping``: the stopping rule and the best model kept, shared by every twin and the driver;
 - ``reference``: the NumPy twin of the compiled epoch engine (``fastgd._kernels``);
 - ``backends``: the choice of twin;

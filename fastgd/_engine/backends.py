@@ -16,15 +16,15 @@ class Backend(NamedTuple):
     """What the fit driver needs of an engine twin, on the groups of ``groups``.
 
     run_epochs : callable
-        ``(rows, standard, penalty, plan, steps, checks, model, iterate, tracker, validation,
-        histories, control) -> epochs run``.
+        ``(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
+        validation, histories, control) -> epochs run``.
     objective : callable
-        ``(rows, standard, penalty, model, penalised, moments=None, q=None)`` -> each target's
-        loss (plus penalty) over the rows, by a pass (or from ``moments``); the rows' losses
-        into ``q`` when given.
+        ``(rows, standard, loss, penalty, model, penalised, moments=None, q=None)`` -> each
+        target's loss (plus penalty) over the rows, by a pass (or from ``moments``); the rows'
+        losses into ``q`` when given.
     gradient : callable
-        ``(rows, standard, model) -> sums``: the gradient sums over all the rows (sums of
-        blocks add up).
+        ``(rows, standard, loss, model) -> sums``: the gradient sums over all the rows (sums
+        of blocks add up).
     step : callable
         ``(model, fit_intercept, standard, penalty, eta, sums)``: a proximal step along
         ``sums`` in place.
@@ -107,21 +107,21 @@ def _numba_backend():
     """The :class:`Backend` of the Numba kernels (compiled on first use, then cached)."""
     from .._kernels import epochs, losses, passes
 
-    def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+    def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
                    validation, histories, control):
-        return _call("run_epochs", rows, epochs.run_epochs, read_only(rows), standard, penalty,
-                     plan, steps, checks, model, iterate, tracker, read_only(validation),
+        return _call("run_epochs", rows, epochs.run_epochs, read_only(rows), standard, loss,
+                     penalty, plan, steps, checks, model, iterate, tracker, read_only(validation),
                      histories, control)
 
-    def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
-        return _call("objective", rows, losses.objectives, read_only(rows), standard,
+    def objective(rows, standard, loss, penalty, model, penalised, moments=None, q=None):
+        return _call("objective", rows, losses.objectives, read_only(rows), standard, loss,
                      penalty if penalised else losses.no_penalty(), model,
                      _NO_MOMENTS if moments is None else moments, _NO_Q if q is None else q)
 
-    def gradient(rows, standard, model):
+    def gradient(rows, standard, loss, model):
         work = losses.new_work(standard, *model.coef.shape)
-        weight = _call("gradient", rows, passes.full_gradient, read_only(rows), standard, model,
-                       work)
+        weight = _call("gradient", rows, passes.full_gradient, read_only(rows), standard, loss,
+                       model, work)
         return work.G, work.r_sum, weight
 
     def step(model, fit_intercept, standard, penalty, eta, sums):

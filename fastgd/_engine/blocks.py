@@ -50,7 +50,7 @@ def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backen
     tracker = new_tracker(model, 1, eta, n_updates)
     rows = Rows(X, Y, weights, index_for(n))
     get_backend(backend_name).run_epochs(
-        rows, setup.standard, setup.penalty,
+        rows, setup.standard, setup.loss, setup.penalty,
         plan_for_block(setup.plan, n, seed, epoch), setup.steps,
         setup.checks._replace(every=0, moments=np.empty((0, 0))), model,
         Model(np.empty_like(model.coef), np.empty_like(model.intercept)), tracker, no_rows(rows),
@@ -97,7 +97,7 @@ def blocks_setup(problem, blocks, batch_size, n_rows, shift):
         plan=problem.setup.plan._replace(batch_size=batch_size),
         checks=problem.setup.checks._replace(average_phases=False))
     backend = get_backend(blocks.backend_name)
-    if wants_moments(backend, n_rows, problem.rows.X.shape[1], setup.plan.epochs):
+    if wants_moments(backend, setup.loss, n_rows, problem.rows.X.shape[1], setup.plan.epochs):
         checks = setup.checks._replace(moments=blocks.moments(setup.standard, shift))
         setup = setup._replace(checks=checks)
     return setup

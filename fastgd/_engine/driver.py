@@ -22,6 +22,7 @@ from .backends import get_backend
 from .groups import (BEST_LOSS, EPOCHS, ETA, LOWEST, N_CHECKS, START_LOSS, STATUS, UPDATES,
                      Histories, Model, Rows, index_for, new_tracker)
 from .moments import finish_moments, moment_shift, wants_moments
+from .reference import penalties
 from .stopping import (DIVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING, record_check,
                        start_tracking)
 
@@ -76,11 +77,6 @@ def restart(setup, model, tracker, epochs_done):
     return setup, fresh
 
 
-def penalty_of(coef, penalty):
-    """The standardised penalty of each target."""
-    return (penalty.l1 * np.abs(coef)).sum(axis=1) + 0.5 * coef**2 @ penalty.l2
-
-
 class Blocks:
     """The rows of a fit as blocks: the passes the driver makes over all of them.
 
@@ -103,13 +99,14 @@ class Blocks:
 
     def objective(self, setup, model):
         """Each target's training objective (loss plus penalty) over all blocks: a pass."""
-        parts = self.map(block_losses, setup.standard, setup.penalty, model, self.backend_name)
+        parts = self.map(block_losses, setup.standard, setup.loss, setup.penalty, model,
+                         self.backend_name)
         total = sum(weight for _, weight in parts)
-        return sum(sums for sums, _ in parts) / total + penalty_of(model.coef, setup.penalty)
+        return sum(sums for sums, _ in parts) / total + penalties(setup.penalty, model.coef)
 
     def closing_step(self, setup, model, eta):
         """A proximal step with step ``eta`` on the full gradient over all blocks, in place."""
-        parts = self.map(block_gradient, setup.standard, model, self.backend_name)
+        parts = self.map(block_gradient, setup.standard, setup.loss, model, self.backend_name)
         sums = tuple(sum(part[i] for part in parts) for i in range(3))
         get_backend(self.backend_name).step(model, setup.plan.fit_intercept, setup.standard,
                                             setup.penalty, eta, sums)
@@ -130,21 +127,21 @@ class InMemory(Blocks):
         return [function(self.rows.X, self.rows.Y, self.rows.weights, *args)]
 
 
-def block_losses(X, Y, weights, standard, penalty, model, backend_name):
-    """The weighted sums of half squared residuals of each target over a block, and the block's
-    total weight."""
+def block_losses(X, Y, weights, standard, loss, penalty, model, backend_name):
+    """The weighted sums of the losses of each target over a block, and the block's total
+    weight."""
     total = float(X.shape[0] if weights is None else weights.sum())
     if total == 0.0:  # no rows, or weights all 0: nothing to add
         return np.zeros(model.coef.shape[0]), 0.0
     losses = get_backend(backend_name).objective(Rows(X, Y, weights, index_for(0)), standard,
-                                                 penalty, model, False)
+                                                 loss, penalty, model, False)
     return losses * total, total
 
 
-def block_gradient(X, Y, weights, standard, model, backend_name):
+def block_gradient(X, Y, weights, standard, loss, model, backend_name):
     """The gradient sums over a block (see ``Backend.gradient``)."""
     return get_backend(backend_name).gradient(Rows(X, Y, weights, index_for(X.shape[0])), standard,
-                                              model)
+                                              loss, model)
 
 
 def block_moment_sums(X, Y, weights, standard, shift, backend_name):
@@ -175,7 +172,7 @@ def run_problem(problem, backend, control, histories):
     setup, rows, validation = problem.setup, problem.rows, problem.validation
     plan, checks = setup.plan, setup.checks
     max_checks = plan.epochs * -(-plan.n_batches // checks.every)
-    if isinstance(rows.X, np.ndarray) and wants_moments(backend, rows.X.shape[0],
+    if isinstance(rows.X, np.ndarray) and wants_moments(backend, setup.loss, rows.X.shape[0],
                                                         rows.X.shape[1], max_checks):
         blocks = InMemory(rows, backend.name)
         checks = checks._replace(moments=blocks.moments(setup.standard,
@@ -185,10 +182,10 @@ def run_problem(problem, backend, control, histories):
     tracker = new_tracker(model, max_checks, setup.steps.eta0, problem.first_update,
                           validation.X.shape[0])
     if validation.X.shape[0]:
-        start = backend.objective(validation, setup.standard, setup.penalty, model, False,
-                                  q=tracker.q_lowest)
+        start = backend.objective(validation, setup.standard, setup.loss, setup.penalty, model,
+                                  False, q=tracker.q_lowest)
     else:
-        start = backend.objective(rows, setup.standard, setup.penalty, model, True)
+        start = backend.objective(rows, setup.standard, setup.loss, setup.penalty, model, True)
     start_tracking(tracker, float(start.sum()), model.coef, model.intercept)
     iterate = Model(np.empty_like(model.coef), np.empty_like(model.intercept))
     n_epochs = backend.run_epochs(rows, *setup, model, iterate, tracker, validation, histories,
@@ -202,7 +199,9 @@ def run_problem(problem, backend, control, histories):
         rest = Histories(histories.loss[done:], histories.validation[done:])
         n_epochs = done + backend.run_epochs(rows, *setup, model, iterate, tracker, validation,
                                              rest, control)
-    exact = checks.moments.shape[0] == 0 and not validation.X.shape[0]
+    # a check of averages may record the iterate's losses (``epochs._check``), not the model's
+    exact = (checks.moments.shape[0] == 0 and not validation.X.shape[0]
+             and not checks.average_phases)
     last_iterate = (iterate if setup.checks.average_phases and not validation.X.shape[0]
                     else None)
     outcome = finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
@@ -257,7 +256,7 @@ def _moment_objective(setup, model, moments):
 
     out = np.empty(model.coef.shape[0])
     moment_losses(model, moments, out)
-    return out + penalty_of(model.coef, setup.penalty)
+    return out + penalties(setup.penalty, model.coef)
 
 
 def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation, restarts=0,
@@ -309,6 +308,6 @@ def finish(blocks, setup, model, tracker, histories, n_epochs, exact, validation
         status = DIVERGED  # a fit that ends above where it started has not converged
     if validating:
         val[last] = get_backend(blocks.backend_name).objective(
-            validation, setup.standard, setup.penalty, model, False)
+            validation, setup.standard, setup.loss, setup.penalty, model, False)
     return Outcome(model.coef, model.intercept, loss, val if validating else None, n_epochs,
                    n_updates, status, restarts, setup.steps.eta0)

@@ -100,8 +100,17 @@ class Standardisation(NamedTuple):
     y_scale: np.ndarray
 
 
+class Loss(NamedTuple):
+    """The loss of a fit (``fastgd._engine.loss_functions``): its code, ``epsilon`` of each
+    target in standardised units (shape (k,), float64) and ``quantile``."""
+
+    kind: int
+    epsilon: np.ndarray
+    quantile: float
+
+
 class Penalty(NamedTuple):
-    """Strengths of the standardised coefficients: ``l1`` of shape (k, d), ``l2`` of (d,)."""
+    """Strengths of the standardised coefficients: ``l1`` and ``l2`` of shape (k, d)."""
 
     l1: np.ndarray
     l2: np.ndarray
@@ -198,6 +207,7 @@ class Setup(NamedTuple):
     fit's state."""
 
     standard: Standardisation
+    loss: Loss
     penalty: Penalty
     plan: Plan
     steps: Steps

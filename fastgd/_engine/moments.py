@@ -6,6 +6,7 @@ Each block adds its sums (``Backend.moment_sums``, on rows shifted by a sample's
 
 import numpy as np
 
+from .loss_functions import SQUARED_ERROR
 from .stopping import CHECK_MAX_FEATURES
 
 #: Up to this many features the training loss at a check comes from the data's moments.
@@ -14,10 +15,12 @@ MOMENT_LOSS_FEATURES = CHECK_MAX_FEATURES
 MOMENT_LOSS_MIN_ROWS = 8192
 
 
-def wants_moments(backend, n_rows, n_features, n_checks):
+def wants_moments(backend, loss, n_rows, n_features, n_checks):
     """Whether the training losses at checks should come from the data's moments: one pass to
-    compute them, then O(k d^2) a check, for few features, many rows and several checks."""
-    return (backend.moment_sums is not None and n_features <= MOMENT_LOSS_FEATURES
+    compute them, then O(k d^2) a check, for squared error (the only loss they give), few
+    features, many rows and several checks."""
+    return (backend.moment_sums is not None and loss.kind == SQUARED_ERROR
+            and n_features <= MOMENT_LOSS_FEATURES
             and n_rows >= MOMENT_LOSS_MIN_ROWS and n_checks > 2)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..schedules import step_size
 from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Csr
+from .loss_functions import slopes, values
 from .stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                        within_one_standard_error)
 
@@ -36,45 +37,51 @@ def _predictions(Z, m, model):
     return Z @ model.coef.T - m @ model.coef.T + model.intercept
 
 
-def _row_losses(data, model):
-    """``(1/2) r^2`` of each row (first axis) and target."""
+def _row_losses(data, loss, model):
+    """The loss (``loss_functions.values``) of each row (first axis) and target."""
     Z, T, _, m = data
-    return 0.5 * (_predictions(Z, m, model) - T) ** 2
+    return values(loss, _predictions(Z, m, model) - T)
 
 
-def _losses(data, penalty, model, penalised):
-    """Loss (plus penalty) of each target over standardised ``data``: ``(1/2) sum(s r^2) /
+def penalties(penalty, coef):
+    """The penalty of each target's standardised coefficients ``coef``."""
+    return (penalty.l1 * np.abs(coef)).sum(axis=1) + 0.5 * (penalty.l2 * coef**2).sum(axis=1)
+
+
+def _losses(data, loss, penalty, model, penalised):
+    """Loss (plus penalty) of each target over standardised ``data``: ``sum(s L(r)) /
     sum(s)``."""
     s = data[2]
-    out = s @ _row_losses(data, model) / s.sum()
+    out = s @ _row_losses(data, loss, model) / s.sum()
     if penalised:
-        out += (penalty.l1 * np.abs(model.coef)).sum(axis=1) + 0.5 * model.coef**2 @ penalty.l2
+        out += penalties(penalty, model.coef)
     return out
 
 
-def objective(rows, standard, penalty, model, penalised, moments=None, q=None):
+def objective(rows, standard, loss, penalty, model, penalised, moments=None, q=None):
     """Each target's loss (plus penalty if ``penalised``) over ``rows``, and the rows' losses
     into ``q`` when given (``moments`` is unused: the reference always makes a pass)."""
     data = standardised(rows, standard)
     with np.errstate(over="ignore", invalid="ignore"):
         if q is not None:
-            q[:] = _row_losses(data, model).sum(axis=1)
-        return _losses(data, penalty, model, penalised)
+            q[:] = _row_losses(data, loss, model).sum(axis=1)
+        return _losses(data, loss, penalty, model, penalised)
 
 
-def _gradient(data, rows, model):
+def _gradient(data, loss, rows, model):
     """``(G, r_sum, weight)``: the gradient sums of the standardised rows ``rows``."""
     Z, T, s, m = data
     Z_rows = Z[rows]
-    residual = (_predictions(Z_rows, m, model) - T[rows]) * s[rows, None]
-    r_sum = residual.sum(axis=0)
-    return (Z_rows.T @ residual).T - np.outer(r_sum, m), r_sum, s[rows].sum()
+    slope = slopes(loss, _predictions(Z_rows, m, model) - T[rows]) * s[rows, None]
+    r_sum = slope.sum(axis=0)
+    return (Z_rows.T @ slope).T - np.outer(r_sum, m), r_sum, s[rows].sum()
 
 
-def gradient(rows, standard, model):
-    """The gradient sums ``(sum(s r z), sum(s r), sum(s))`` over all of ``rows``."""
+def gradient(rows, standard, loss, model):
+    """The gradient sums ``(sum(s g z), sum(s g), sum(s))`` over all of ``rows``, ``g`` the
+    slope of the loss at each row's residual."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return _gradient(standardised(rows, standard), slice(None), model)
+        return _gradient(standardised(rows, standard), loss, slice(None), model)
 
 
 def proximal_step(model, fit_intercept, standard, penalty, eta, sums):
@@ -90,26 +97,26 @@ def proximal_step(model, fit_intercept, standard, penalty, eta, sums):
                 model.intercept[:] -= eta * r_sum / weight
 
 
-def _check(data, val_data, validation, penalty, steps, checks, current, model, tracker):
+def _check(data, val_data, validation, loss, penalty, steps, checks, current, model, tracker):
     """Evaluate ``current`` (with ``checks.average_phases``, the better of it and the iterate
     ``model``) at a check and apply the stopping rule; return the losses and the status."""
     if validation.X.shape[0] > 0:
-        out = _losses(val_data, penalty, current, False)
-        tracker.q[:] = _row_losses(val_data, current).sum(axis=1)
+        out = _losses(val_data, loss, penalty, current, False)
+        tracker.q[:] = _row_losses(val_data, loss, current).sum(axis=1)
         close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
         if out.sum() <= tracker.values[LOWEST]:
             tracker.q_lowest[:] = tracker.q
     else:
-        out, close = _losses(data, penalty, current, True), False
+        out, close = _losses(data, loss, penalty, current, True), False
         if checks.average_phases:
-            iterate_out = _losses(data, penalty, model, True)
+            iterate_out = _losses(data, loss, penalty, model, True)
             if iterate_out.sum() < out.sum():
                 out, current = iterate_out, model
     return out, record_check(tracker, out.sum(), close, current.coef, current.intercept, steps,
                              checks)
 
 
-def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
                validation, histories, control):
     """Run epochs over ``rows`` as ``fastgd._kernels.epochs.run_epochs`` does; return the
     epochs run."""
@@ -134,7 +141,7 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
                         and restart_averaging(tracker, phase_eta, model.coef, model.intercept)):
                     average_start, phase_eta = t, tracker.values[ETA]
                 eta_t = step_size(steps.kind, tracker.values[ETA], steps.p1, steps.p2, t, epoch)
-                G, r_sum, weight = _gradient(data, rows_b, model)
+                G, r_sum, weight = _gradient(data, loss, rows_b, model)
                 if weight > 0:  # unbiased: divided by the rows' expected weight, not their own
                     proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
                                   (G, r_sum, len(rows_b) * plan.mean_weight))
@@ -147,15 +154,15 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
                     average.intercept[:] += (model.intercept - average.intercept) * share
                     current = average
                 if checks.every > 0 and ((batch + 1) % every == 0 or batch + 1 == plan.n_batches):
-                    out, status = _check(data, val_data, validation, penalty, steps, checks,
-                                         current, model, tracker)
+                    out, status = _check(data, val_data, validation, loss, penalty, steps,
+                                         checks, current, model, tracker)
                     if status != RUNNING:
                         break
             n_epochs = run_epoch + 1
             if checks.every > 0:
                 if validation.X.shape[0] > 0:
                     histories.validation[run_epoch] = out
-                    out = _losses(data, penalty, current, True)
+                    out = _losses(data, loss, penalty, current, True)
                 histories.loss[run_epoch] = out
             tracker.counts[EPOCHS] += 1
             control[1] = tracker.counts[EPOCHS]

@@ -9,6 +9,7 @@ import math
 
 from .._kernels.jit import copy_into, shared
 from ..schedules import ADAPTIVE, ADAPTIVE_DIVISOR
+from .loss_functions import SQUARED_ERROR
 from .groups import (BASE_LOSS, BEST_BEFORE, BEST_LOSS, ETA, LOWEST, N_CHECKS, PHASE_START,
                      START_LOSS, STATUS)
 
@@ -73,10 +74,11 @@ def within_one_standard_error(q, q_lowest, weights):
     return mean <= math.sqrt(variance / rows)
 
 
-def check_interval(kind, n_features, n_batches, validating):
-    """Updates between two applications of the rule (``n_batches``: once an epoch; always so
-    with a validation set, whose loss costs a pass over it)."""
-    frequent = kind == ADAPTIVE and n_features <= CHECK_MAX_FEATURES
+def check_interval(kind, loss, n_features, n_batches, validating):
+    """Updates between two applications of the rule for schedule code ``kind`` and loss code
+    ``loss`` (``n_batches``: once an epoch; always so with a validation set, or a loss other
+    than squared error, whose loss costs a pass over the rows)."""
+    frequent = kind == ADAPTIVE and loss == SQUARED_ERROR and n_features <= CHECK_MAX_FEATURES
     if frequent and not validating and n_batches > CHECK_UPDATES:
         return CHECK_UPDATES
     return n_batches

@@ -24,7 +24,7 @@ _step_size = kernel(step_size)
 
 
 @reassociating_kernel
-def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work):
     """Run batches ``first`` to ``last - 1`` of epoch ``epoch`` (``span``) from step counter
     ``t``; return ``t`` after them.
 
@@ -46,6 +46,7 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
         inv_y_scale[i] = work.inv_y_scale[i]
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
+    loss_kind, epsilon, quantile = loss
     n = X.shape[0]
     for b in range(first, last):
         start = b * batch_size
@@ -53,7 +54,8 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
         step = _step_size(kind, eta, p1, p2, t, epoch)
         effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, work.inv_y_scale, V,
                              c)
-        weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum)
+        weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
+                               loss_kind, epsilon, quantile)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
                           r_sum, (stop - start) * mean_weight)
@@ -63,22 +65,26 @@ def _batches(rows, standard, penalty, plan, steps, eta, span, t, model, average,
     return t
 
 
-def _run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+def _run_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
+                 work):
     return (_batches if is_dense(rows) else sparse_batches)(
-        rows, standard, penalty, plan, steps, eta, span, t, model, average, work)
+        rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work)
 
 
 @overload(_run_batches, inline="always")
-def _typed_run_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+def _typed_run_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
+                       work):
     batches = pick_format(rows, _batches, sparse_batches)
 
-    def run(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
-        return batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work)
+    def run(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work):
+        return batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
+                       work)
     return run
 
 
 @inlined_kernel
-def _check(rows, standard, penalty, steps, checks, current, model, tracker, validation, work):
+def _check(rows, standard, loss, penalty, steps, checks, current, model, tracker, validation,
+           work):
     """Evaluate the model ``current`` at a check and apply the stopping rule; return the status.
 
     The check's loss is the validation loss when there are validation rows, else the training
@@ -87,27 +93,28 @@ def _check(rows, standard, penalty, steps, checks, current, model, tracker, vali
     a step's noise floor, the iterate while it is still on its way (the average lags behind).
     """
     if validation.X.shape[0] > 0:
-        loss = objective(validation, standard, no_penalty(), current, np.empty((0, 0)), work,
-                         tracker.q)
+        value = objective(validation, standard, loss, no_penalty(), current, np.empty((0, 0)),
+                          work, tracker.q)
         close = within_one_standard_error(tracker.q, tracker.q_lowest, validation.weights)
-        if loss <= tracker.values[LOWEST]:
+        if value <= tracker.values[LOWEST]:
             copy_into(tracker.q_lowest, tracker.q)
     else:
-        loss = objective(rows, standard, penalty, current, checks.moments, work, np.empty(0))
+        value = objective(rows, standard, loss, penalty, current, checks.moments, work,
+                          np.empty(0))
         close = False
         if checks.average_phases:
             saved = work.out.copy()
-            iterate_loss = objective(rows, standard, penalty, model, checks.moments, work,
-                                     np.empty(0))
-            if iterate_loss < loss:
-                loss, current = iterate_loss, model
+            iterate_value = objective(rows, standard, loss, penalty, model, checks.moments, work,
+                                      np.empty(0))
+            if iterate_value < value:
+                value, current = iterate_value, model
             else:
                 copy_into(work.out, saved)
-    return record_check(tracker, loss, close, current.coef, current.intercept, steps, checks)
+    return record_check(tracker, value, close, current.coef, current.intercept, steps, checks)
 
 
 @reassociating_kernel
-def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tracker,
+def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
                validation, histories, control):
     """Run ``plan.epochs`` epochs from ``plan.first_epoch`` over ``rows``, updating ``model``,
     ``tracker`` and ``histories`` in place (see ``fastgd._engine.groups``).
@@ -157,18 +164,18 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
             if checks.average_phases and restart_averaging(tracker, phase_eta, model.coef,
                                                            model.intercept):
                 average_start, phase_eta = t, tracker.values[ETA]
-            t = _run_batches(rows, standard, penalty, plan, steps, tracker.values[ETA],
+            t = _run_batches(rows, standard, loss, penalty, plan, steps, tracker.values[ETA],
                              (first, last, epoch, average_start), t, model, average, work)
             first = last
             if 0 <= average_start < t:
                 current = average
             if checking:
-                status = _check(rows, standard, penalty, steps, checks, current, model, tracker,
-                                validation, work)
+                status = _check(rows, standard, loss, penalty, steps, checks, current, model,
+                                tracker, validation, work)
         n_epochs = run_epoch + 1
         if checking:
-            _record_epoch(rows, standard, penalty, checks, current, validation, histories,
-                          run_epoch, work)
+            _record_epoch(rows, standard, loss, penalty, checks, current, validation,
+                          histories, run_epoch, work)
         tracker.counts[EPOCHS] += 1
         control[1] = tracker.counts[EPOCHS]
         if status == RUNNING and control[0] != 0:
@@ -189,11 +196,11 @@ def run_epochs(rows, standard, penalty, plan, steps, checks, model, iterate, tra
 
 
 @inlined_kernel
-def _record_epoch(rows, standard, penalty, checks, current, validation, histories, run_epoch,
-                  work):
+def _record_epoch(rows, standard, loss, penalty, checks, current, validation, histories,
+                  run_epoch, work):
     """Write the epoch's losses into ``histories``: those of its last check, and with validation
     rows the training objective too."""
     if validation.X.shape[0] > 0:
         copy_into(histories.validation[run_epoch], work.out)
-        objective(rows, standard, penalty, current, checks.moments, work, np.empty(0))
+        objective(rows, standard, loss, penalty, current, checks.moments, work, np.empty(0))
     copy_into(histories.loss[run_epoch], work.out)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .intrinsics import row_dot, row_weight
 from .._engine.groups import Penalty
+from .._engine.loss_functions import loss_value
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel, shared
 
 
@@ -65,26 +66,29 @@ def effective_weights(model, standard, work):
 
 
 @inlined_reassociating_kernel
-def mean_losses(rows, standard, model, work, q):
-    """Write into ``work.out[t]`` the loss ``(1/2) sum(s r^2) / sum(s)`` of target ``t`` over
-    the rows (dense or sparse), and into ``q[i]`` (unless q is empty) the loss
-    ``(1/2) sum_t r^2`` of row ``i``."""
+def mean_losses(rows, standard, loss, model, work, q):
+    """Write into ``work.out[t]`` the loss ``sum(s L(r)) / sum(s)`` of target ``t`` over the
+    rows (dense or sparse), and into ``q[i]`` (unless q is empty) the loss ``sum_t L(r)`` of
+    row ``i`` (``L`` is ``loss_functions.loss_value`` of ``loss``)."""
     X, Y, weights = rows.X, rows.Y, rows.weights
     n = X.shape[0]
     k = Y.shape[1]
     effective_weights(model, standard, work)
     V, c, inv_y_scale = work.V, work.c, work.inv_y_scale
+    kind, quantile = loss.kind, loss.quantile
     for t in range(k):  # a pass per target: the sums stay in registers
+        epsilon = loss.epsilon[t]
         total = 0.0
         weight = 0.0
         for i in range(n):
             s = row_weight(weights, i)
-            f = c[t] - Y[i, t] * inv_y_scale[t] + row_dot(X, i, V, t)
-            total += s * f * f
+            f = loss_value(kind, c[t] - Y[i, t] * inv_y_scale[t] + row_dot(X, i, V, t), epsilon,
+                           quantile)
+            total += s * f
             weight += s
             if q.shape[0] > 0:
-                q[i] = 0.5 * f * f + (q[i] if t > 0 else 0.0)
-        work.out[t] = 0.5 * total / weight
+                q[i] = f + (q[i] if t > 0 else 0.0)
+        work.out[t] = total / weight
 
 
 @inlined_reassociating_kernel
@@ -116,21 +120,22 @@ def moment_losses(model, moments, out):
 @shared
 def no_penalty():
     """The penalty group of a loss without penalty (:func:`objective`)."""
-    return Penalty(np.empty((0, 0)), np.empty(0))
+    return Penalty(np.empty((0, 0)), np.empty((0, 0)))
 
 
 @reassociating_kernel
-def objective(rows, standard, penalty, model, moments, work, q):
+def objective(rows, standard, loss, penalty, model, moments, work, q):
     """Write into ``work.out[t]`` the loss of target ``t`` plus its penalty (none for
-    :func:`no_penalty`), from ``moments`` when not empty, else by a pass over the rows that
-    also writes the rows' losses into ``q`` (unless it is empty); return the sum over targets.
+    :func:`no_penalty`), from ``moments`` when not empty (squared error only), else by a pass
+    over the rows that also writes the rows' losses into ``q`` (unless it is empty); return
+    the sum over targets.
 
     "None" is told by empty arrays, not by None or a flag, so that one compiled version
     serves every call."""
     if moments.shape[0] > 0:
         moment_losses(model, moments, work.out)
     else:
-        mean_losses(rows, standard, model, work, q)
+        mean_losses(rows, standard, loss, model, work, q)
     coef, l1, l2, out = model.coef, penalty.l1, penalty.l2, work.out
     k, d = coef.shape
     penalised = l2.shape[0] > 0
@@ -138,7 +143,8 @@ def objective(rows, standard, penalty, model, moments, work, q):
     for t in range(k):
         if penalised:
             for j in range(d):
-                out[t] += l1[t, j] * abs(coef[t, j]) + 0.5 * l2[j] * coef[t, j] * coef[t, j]
+                out[t] += (l1[t, j] * abs(coef[t, j])
+                           + 0.5 * l2[t, j] * coef[t, j] * coef[t, j])
         total += out[t]
     return total
 
@@ -186,10 +192,10 @@ def moment_sums(rows, standard, shift, sums, products):
 
 
 @kernel
-def objectives(rows, standard, penalty, model, moments, q):
+def objectives(rows, standard, loss, penalty, model, moments, q):
     """Each target's loss plus penalty as an array: :func:`objective` with work arrays of its
     own (one call from Python, where each group passed costs time)."""
     k, d = model.coef.shape
     work = new_work(standard, k, d)
-    objective(rows, standard, penalty, model, moments, work, q)
+    objective(rows, standard, loss, penalty, model, moments, work, q)
     return work.out

@@ -12,35 +12,37 @@ from .updates import gradient_sums, proximal_step
 
 
 @inlined_reassociating_kernel
-def _dense_sums(rows, work):
+def _dense_sums(rows, loss, work):
     return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
-                         work.V, work.c, work.inv_y_scale, work.G, work.r_sum)
+                         work.V, work.c, work.inv_y_scale, work.G, work.r_sum, loss.kind,
+                         loss.epsilon, loss.quantile)
 
 
 @inlined_reassociating_kernel
-def _sparse_sums(rows, work):
+def _sparse_sums(rows, loss, work):
     k, d = work.G.shape
     work.G[:, :] = 0.0
     return sparse_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
                        work.V, np.zeros(d), np.zeros(k), work.c, work.inv_y_scale, work.G,
                        work.r_sum, np.zeros(d, dtype=np.int64), np.empty(d, dtype=np.int64),
-                       -1)[0]
+                       -1, loss.kind, loss.epsilon, loss.quantile)[0]
 
 
-def _sums(rows, work):
-    return (_dense_sums if is_dense(rows) else _sparse_sums)(rows, work)
+def _sums(rows, loss, work):
+    return (_dense_sums if is_dense(rows) else _sparse_sums)(rows, loss, work)
 
 
 @overload(_sums, inline="always")
-def _typed_sums(rows, work):
+def _typed_sums(rows, loss, work):
     return pick_format(rows, _dense_sums, _sparse_sums).py_func
 
 
 @kernel
-def full_gradient(rows, standard, model, work):
-    """The gradient sums over all of ``rows`` into ``work.G, work.r_sum``; return ``sum(s)``."""
+def full_gradient(rows, standard, loss, model, work):
+    """The gradient sums of ``loss`` over all of ``rows`` into ``work.G, work.r_sum``; return
+    ``sum(s)``."""
     effective_weights(model, standard, work)
-    return _sums(rows, work)
+    return _sums(rows, loss, work)
 
 
 @kernel

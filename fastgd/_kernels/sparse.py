@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from .._engine.loss_functions import SQUARED_ERROR, loss_slope
 from ..schedules import step_size
 from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
@@ -52,7 +53,7 @@ def _prefetch_row(X, Y, weights, index, p):
 
 @inlined_reassociating_kernel
 def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touched, mark,
-              n_touched):
+              n_touched, loss, epsilon, quantile):
     """Add row ``i`` (weight ``s``) into the sums of target ``t``; with ``t == 0`` list the
     columns it touches first. Returns the number of columns listed."""
     data, indices, indptr, _ = X
@@ -63,7 +64,8 @@ def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touch
         j = indices[q]
         r += data[q] * U[t, j]
         drift += data[q] * shift[j]
-    r = (r + drift * S[t]) * s
+    r += drift * S[t]
+    r = s * (r if loss == SQUARED_ERROR else loss_slope(loss, r, epsilon[t], quantile))
     r_sum[t] += r
     if t == 0:
         for q in range(lo, hi):
@@ -81,10 +83,11 @@ def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touch
 
 @inlined_reassociating_kernel
 def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                touched, mark):
-    """Add into ``G[t]`` the sums ``sum(s r x)`` of target ``t`` over the rows
-    ``index[start:stop]`` of the :class:`Csr` ``X``, and write ``sum(s r)`` into ``r_sum[t]``,
-    for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c``.
+                touched, mark, loss, epsilon, quantile):
+    """Add into ``G[t]`` the sums ``sum(s g x)`` of target ``t`` over the rows
+    ``index[start:stop]`` of the :class:`Csr` ``X``, and write ``sum(s g)`` into ``r_sum[t]``,
+    for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c`` (``g``: the
+    slope of the loss at the row's residual, as in ``updates.gradient_sums``).
 
     The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
     ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns
@@ -103,11 +106,11 @@ def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, 
         s = row_weight(weights, i)
         if k == 1:  # the target index a constant (as in ``updates.gradient_sums``)
             n_touched = _row_sums(X, Y, i, s, 0, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                                  touched, mark, n_touched)
+                                  touched, mark, n_touched, loss, epsilon, quantile)
         else:
             for t in range(k):
                 n_touched = _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum,
-                                      stamp, touched, mark, n_touched)
+                                      stamp, touched, mark, n_touched, loss, epsilon, quantile)
         weight += s
     return weight, n_touched
 
@@ -161,7 +164,7 @@ def _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, eta, rate):
             inv = inverse[j]
             v = U[t, j] - rate * (G[t, j] - x_offset[j] * r_sum[t]) * inv * inv
             v = math.copysign(max(abs(v) - eta * l1[t, j] * inv, 0.0), v)  # branch-free
-            v /= 1.0 + eta * l2[j]
+            v /= 1.0 + eta * l2[t, j]
             U[t, j] = v
             total += x_offset[j] * v
         P[t] = total
@@ -187,7 +190,8 @@ def _to_standardised(U, shift, S, inverse, coef):
 
 
 @reassociating_kernel
-def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, average, work):
+def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
+                   work):
     """``fastgd._kernels.epochs._batches`` for sparse rows: run batches ``first`` to
     ``last - 1`` of epoch ``epoch`` (``span``) from step counter ``t``; return ``t`` after them.
 
@@ -203,6 +207,7 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
     U, c, G, r_sum, inv_y_scale = work.V, work.c, work.G, work.r_sum, work.inv_y_scale
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
+    loss_kind, epsilon, quantile = loss
     k, d = coef.shape
     n = X.shape[0]
     penalised = False
@@ -212,9 +217,8 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
         inverse[j] = 1.0 / x_scale[j]
         shift[j] = x_offset[j] * inverse[j] * inverse[j]
         total_shift += x_offset[j] * shift[j]
-        penalised = penalised or l2[j] > 0.0
         for i in range(k):
-            penalised = penalised or l1[i, j] > 0.0
+            penalised = penalised or l1[i, j] > 0.0 or l2[i, j] > 0.0
     stamp = np.full(d, -1, dtype=np.int64)
     touched = np.empty(d, dtype=np.int64)
     last = np.full(d, t, dtype=np.int64)
@@ -232,7 +236,8 @@ def sparse_batches(rows, standard, penalty, plan, steps, eta, span, t, model, av
         for i in range(k):
             c[i] = intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
         weight, n_touched = sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c,
-                                        inv_y_scale, G, r_sum, stamp, touched, t)
+                                        inv_y_scale, G, r_sum, stamp, touched, t, loss_kind,
+                                        epsilon, quantile)
         averaging = 0 <= average_start <= t
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             divisor = (stop - start) * mean_weight

@@ -6,6 +6,7 @@ arithmetic. :func:`gradient_sums` prefetches the rows ``PREFETCH_DISTANCE`` posi
 are in flight at once.
 """
 
+from .._engine.loss_functions import SQUARED_ERROR, loss_slope
 from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
@@ -15,26 +16,34 @@ PREFETCH_DISTANCE = 8
 
 
 @inlined_reassociating_kernel
-def accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum):
-    """Add the weighted residuals of rows ``i1`` and ``i2`` for target ``t`` into ``r_sum[t]``,
-    and their products with the rows into ``G[t]`` (two dot products in flight at once)."""
+def accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum, loss, epsilon,
+                    quantile):
+    """Add the weighted loss slopes (``loss_functions.loss_slope``, the residuals themselves
+    for squared error) of rows ``i1`` and ``i2`` for target ``t`` into ``r_sum[t]``, and their
+    products with the rows into ``G[t]`` (two dot products in flight at once)."""
     r1 = c[t] - Y[i1, t] * inv_y_scale[t]
     r2 = c[t] - Y[i2, t] * inv_y_scale[t]
     for j in range(X.shape[1]):
         r1 += X[i1, j] * V[t, j]
         r2 += X[i2, j] * V[t, j]
-    r1 *= s1
-    r2 *= s2
+    if loss == SQUARED_ERROR:
+        r1 *= s1
+        r2 *= s2
+    else:
+        r1 = s1 * V.dtype.type(loss_slope(loss, r1, epsilon[t], quantile))
+        r2 = s2 * V.dtype.type(loss_slope(loss, r2, epsilon[t], quantile))
     r_sum[t] += r1 + r2
     for j in range(X.shape[1]):
         G[t, j] += r1 * X[i1, j] + r2 * X[i2, j]
 
 
 @inlined_reassociating_kernel
-def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum):
-    """Write into ``G[t]`` and ``r_sum[t]`` the sums ``sum(s r x)`` and ``sum(s r)`` of target
+def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss,
+                  epsilon, quantile):
+    """Write into ``G[t]`` and ``r_sum[t]`` the sums ``sum(s g x)`` and ``sum(s g)`` of target
     ``t`` over the raw rows ``index[start:stop]``, for the model whose weights on raw rows are
-    ``V, c`` (``losses.effective_weights``); return ``sum(s)``.
+    ``V, c`` (``losses.effective_weights``); return ``sum(s)``. ``g`` is the slope of the loss
+    (code ``loss``, parameters ``epsilon[t]`` and ``quantile``) at the row's residual.
 
     Rows go in pairs (an odd last row pairs with itself at weight 0); a single target gets its
     own loop, where the target index is a constant (measured 25% faster than the loop over
@@ -63,10 +72,12 @@ def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum
             i2 = i1
             s2 = V.dtype.type(0.0)
         if k == 1:
-            accumulate_pair(X, Y, i1, i2, s1, s2, 0, V, c, inv_y_scale, G, r_sum)
+            accumulate_pair(X, Y, i1, i2, s1, s2, 0, V, c, inv_y_scale, G, r_sum, loss, epsilon,
+                            quantile)
         else:
             for t in range(k):
-                accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum)
+                accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum, loss,
+                                epsilon, quantile)
         weight += s1 + s2
     return weight
 
@@ -80,7 +91,8 @@ def proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, eta
     ``weight`` is ``sum(s)`` of the sums' rows; the standardised gradient
     ``sum(s r x') / sum(s)`` is ``(G - x_offset * r_sum) / x_scale / weight``. The elastic-net
     proximal map soft-thresholds by ``eta * l1`` (so weights the optimum sets to zero become
-    exactly 0.0) and shrinks by ``1 / (1 + eta * l2)``, stable for any step.
+    exactly 0.0) and shrinks by ``1 / (1 + eta * l2)``, stable for any step (``l1`` and ``l2``
+    of shape (k, d)).
     """
     k, d = coef.shape
     step = eta / weight
@@ -94,7 +106,7 @@ def proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, eta
                 w += threshold
             else:
                 w = 0.0
-            coef[t, j] = w / (1.0 + eta * l2[j])
+            coef[t, j] = w / (1.0 + eta * l2[t, j])
         if fit_intercept:
             intercept[t] -= step * r_sum[t]
 

@@ -1,0 +1,126 @@
+"""The losses a fit minimises, as functions of a row's standardised residual.
+
+The residual of a row is ``r = x . w + b - y`` (prediction minus target). The losses and their
+parameters are scikit-learn's (``SGDRegressor``; the pinball loss of ``QuantileRegressor``):
+
+- ``"squared_error"``: ``r^2 / 2``;
+- ``"huber"``: ``r^2 / 2`` for ``|r| <= epsilon``, else ``epsilon * (|r| - epsilon / 2)``;
+- ``"epsilon_insensitive"``: ``max(|r| - epsilon, 0)``;
+- ``"squared_epsilon_insensitive"``: ``max(|r| - epsilon, 0)^2`` (no half, as scikit-learn);
+- ``"quantile"``: ``(1 - quantile) * r`` for ``r > 0``, else ``-quantile * r``.
+
+``epsilon`` is in y's units. ``"auto"`` fits in the standardised space of
+``groups.Standardisation``, ``r' = r / y_scale``: there every loss is the same loss with
+``epsilon' = epsilon / y_scale``, times ``y_scale ** power`` (:func:`unit_power`), so both
+have the same minimiser. :func:`loss_value` and :func:`loss_slope` take one residual (the
+kernels compile them, ``shared``); :func:`values` and :func:`slopes` are their vectorised
+twins for the NumPy engine.
+"""
+
+import numpy as np
+
+from .._kernels.jit import shared
+from .groups import Loss
+
+#: The losses by name; a loss's code is its position.
+LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
+          "quantile")
+SQUARED_ERROR, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE, QUANTILE = range(5)
+#: Losses whose second derivative is bounded (by 1, or 2 for squared epsilon-insensitive).
+SMOOTH = (SQUARED_ERROR, HUBER, SQUARED_EPSILON_INSENSITIVE)
+
+
+def loss_group(name, epsilon, quantile, y_scale):
+    """The :class:`Loss` of the loss ``name`` for targets of spreads ``y_scale`` (shape (k,);
+    ones on raw data)."""
+    return Loss(LOSSES.index(name), float(epsilon) / np.asarray(y_scale, dtype=np.float64),
+                float(quantile))
+
+
+def unit_power(kind):
+    """``p`` such that the loss of a residual in y's units is ``y_scale ** p`` times the loss
+    of the standardised residual: 2 for the squared losses and Huber, 1 for the linear ones."""
+    return 1 if kind in (EPSILON_INSENSITIVE, QUANTILE) else 2
+
+
+def step_factor(kind, epsilon):
+    """The factor of ``"auto"``'s first step for the loss ``kind`` (``epsilon``: its thresholds
+    in standardised units, one per target) over that of squared error.
+
+    Squared epsilon-insensitive has twice the curvature of squared error: half the step. The
+    slopes of the piecewise linear losses are at most 1, like those of squared error where the
+    residuals of standardised data are of order 1: the same step. Huber's slopes are at most
+    ``epsilon``: below 1 it is ``epsilon`` times a linear loss and takes the step divided by
+    ``epsilon`` (of the target with the smallest), where its updates move as far as a linear
+    loss's.
+    """
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        return 0.5
+    if kind == HUBER:
+        return 1.0 / min(1.0, float(np.min(epsilon)))
+    return 1.0
+
+
+@shared
+def loss_value(kind, r, epsilon, quantile):
+    """The loss ``kind`` of the residual ``r``."""
+    if kind == SQUARED_ERROR:
+        return 0.5 * r * r
+    a = abs(r)
+    if kind == HUBER:
+        return 0.5 * r * r if a <= epsilon else epsilon * (a - 0.5 * epsilon)
+    if kind == EPSILON_INSENSITIVE:
+        return max(a - epsilon, 0.0)
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        excess = max(a - epsilon, 0.0)
+        return excess * excess
+    return (1.0 - quantile) * r if r > 0.0 else -quantile * r
+
+
+@shared
+def loss_slope(kind, r, epsilon, quantile):
+    """The derivative of the loss ``kind`` at the residual ``r`` (at a kink, the middle of the
+    subgradient for the quantile loss and 0 for epsilon-insensitive)."""
+    if kind == SQUARED_ERROR:
+        return r
+    if kind == HUBER:
+        return min(max(r, -epsilon), epsilon)
+    if kind == EPSILON_INSENSITIVE:
+        return 1.0 if r > epsilon else (-1.0 if r < -epsilon else 0.0)
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        return 2.0 * (r - min(max(r, -epsilon), epsilon))
+    if r > 0.0:
+        return 1.0 - quantile
+    return -quantile if r < 0.0 else 0.5 - quantile
+
+
+def values(loss, R):
+    """:func:`loss_value` of every residual of ``R`` (rows, targets) for the :class:`Loss`
+    ``loss``."""
+    kind, epsilon = loss.kind, loss.epsilon
+    if kind == SQUARED_ERROR:
+        return 0.5 * R * R
+    A = np.abs(R)
+    if kind == HUBER:
+        return np.where(A <= epsilon, 0.5 * R * R, epsilon * (A - 0.5 * epsilon))
+    excess = np.maximum(A - epsilon, 0.0)
+    if kind == EPSILON_INSENSITIVE:
+        return excess
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        return excess * excess
+    return np.where(R > 0.0, (1.0 - loss.quantile) * R, -loss.quantile * R)
+
+
+def slopes(loss, R):
+    """:func:`loss_slope` of every residual of ``R`` (rows, targets)."""
+    kind, epsilon = loss.kind, loss.epsilon
+    if kind == SQUARED_ERROR:
+        return R
+    if kind == HUBER:
+        return np.clip(R, -epsilon, epsilon)
+    if kind == EPSILON_INSENSITIVE:
+        return np.where(R > epsilon, 1.0, np.where(R < -epsilon, -1.0, 0.0))
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        return 2.0 * (R - np.clip(R, -epsilon, epsilon))
+    q = loss.quantile
+    return np.where(R > 0.0, 1.0 - q, np.where(R < 0.0, -q, 0.5 - q))
