@@ -112,8 +112,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
             intercept_init=intercept_init, random_state=self.random_state,
             backend=self.backend, progress=self.progress)
         weights = check_sample_weight(sample_weight, X.shape[0])
-        total = X.shape[0] if weights is None else float(weights.sum())
-        self._continuation = continuation_of(result, scaling, total)
+        self._continuation = continuation_of(result, scaling, y.reshape(X.shape[0], -1),
+                                             weights)
         self._n_outputs = y.ndim
         self._set_fitted(result, result.n_epochs, result.loss_history)
         self.validation_scores_ = (None if result.validation_loss_history is None else

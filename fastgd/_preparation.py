@@ -14,7 +14,8 @@ from ._curvature import sp_diags, stable_step
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
                              batches, csr_of, index_for, new_histories, no_rows,
                              read_only)
-from ._engine.loss_functions import LOSSES, loss_group, step_factor, unit_power
+from ._engine.loss_functions import (LOSSES, SQUARED_EPSILON_INSENSITIVE, SQUARED_ERROR,
+                                     loss_group, step_factor, unit_power)
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -34,6 +35,14 @@ MIN_SCALE = 1e-300
 TINY_SUM_OF_SQUARES = 1e-280
 #: A column whose spread is below this fraction of its magnitude is treated as constant.
 CONSTANT_COLUMN_RTOL = 1e-10
+#: Most rows of y read for its robust spread (:func:`robust_spread`), evenly spaced.
+SPREAD_ROWS = 100_000
+#: Smallest robust spread of a target relative to its standard deviation.
+MIN_SPREAD_RATIO = 1e-6
+
+
+#: Losses whose first step does not depend on y's robust spread.
+SMOOTH_STEP_LOSSES = (SQUARED_ERROR, SQUARED_EPSILON_INSENSITIVE)
 
 
 class Scaling(NamedTuple):
@@ -185,13 +194,45 @@ def raw_scaling(d, k, schedule):
     return Scaling(np.zeros(d), np.ones(d), np.zeros(k), np.ones(k), schedule, False)
 
 
-def auto_step(X, weights, x_offset, x_scale, y_scale, fit_intercept, batch_size, loss,
-              epsilon):
+def robust_spread(Y, weights, y_scale):
+    """Each target's robust spread relative to ``y_scale``, in ``[MIN_SPREAD_RATIO, 1]``.
+
+    The spread is the median absolute deviation from the median times 1.4826 (the standard
+    deviation of a normal sample), or, when over half of the targets are equal, the mean
+    absolute deviation from the median; it is read from at most ``SPREAD_ROWS`` evenly spaced
+    rows of positive weight. ``Y`` None (not at hand): ones.
+    """
+    if Y is None:
+        return np.ones(len(y_scale))
+    stride = max(1, Y.shape[0] // SPREAD_ROWS)
+    sample = np.asarray(Y[::stride], dtype=np.float64)
+    if weights is not None:
+        sample = sample[np.asarray(weights[::stride]) > 0]
+    if sample.shape[0] == 0:
+        return np.ones(len(y_scale))
+    deviation = np.abs(sample - np.median(sample, axis=0))
+    spread = 1.4826 * np.median(deviation, axis=0)
+    spread = np.where(spread > 0, spread, deviation.mean(axis=0))
+    ratio = np.where(spread > 0, spread / y_scale, 1.0)
+    return np.clip(ratio, MIN_SPREAD_RATIO, 1.0)
+
+
+def loss_step_factor(Y, weights, y_scale, loss, epsilon):
+    """``loss_functions.step_factor`` of the loss named ``loss`` (``epsilon`` in y's units)
+    for targets ``Y`` (rows of, or a sample; None: not at hand) of spreads ``y_scale``."""
+    kind = LOSSES.index(loss)
+    spread = (np.ones(len(y_scale)) if kind in SMOOTH_STEP_LOSSES
+              else robust_spread(Y, weights, y_scale))
+    return step_factor(kind, epsilon / y_scale, spread)
+
+
+def auto_step(X, Y, weights, standard, fit_intercept, batch_size, loss, epsilon):
     """The first step of ``"auto"``: ``fastgd._curvature.stable_step`` of the standardised
-    problem for squared error, times the loss's ``loss_functions.step_factor`` (``loss`` a
-    name, ``epsilon`` in y's units)."""
+    problem for squared error, times :func:`loss_step_factor` (``standard`` the offsets and
+    scales of X and Y)."""
+    x_offset, x_scale, _, y_scale = standard
     step = stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size)
-    return step * step_factor(LOSSES.index(loss), epsilon / y_scale)
+    return step * loss_step_factor(Y, weights, y_scale, loss, epsilon)
 
 
 def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offsets_scales=None):
@@ -205,7 +246,8 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offset
     ----------
     offsets_scales : tuple of (x_offset, x_scale, y_offset, y_scale), optional
         Column statistics computed elsewhere (by :func:`finish_offsets_scales`'s rules), for
-        data not at hand: X and weights are then a sample of rows for the step, Y unused.
+        data not at hand: X, Y and weights are then a sample of rows for the step (Y may be
+        None: see :func:`robust_spread`).
     """
     if offsets_scales is None:
         x_offset, x_scale = column_offsets_scales(X, fit_intercept, weights)
@@ -216,7 +258,7 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offset
     else:
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
-    step = auto_step(X, weights, x_offset, x_scale, y_scale, fit_intercept,
+    step = auto_step(X, Y, weights, (x_offset, x_scale, y_offset, y_scale), fit_intercept,
                      min(batch_size, X.shape[0]), loss, epsilon)
     return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
 

@@ -129,14 +129,14 @@ def _sample_problem(X, Y, W, options, seed):
     sample = np.linspace(0, n - 1, min(n, 2048)).astype(np.intp)
     X_sample, Y_sample = dask.compute(X[sample], Y[sample])
     W_sample = None if W is None else W[sample].compute()
-    scaling = _scaling(X, Y, W, options, X_sample, W_sample)
+    scaling = _scaling(X, Y, W, options, X_sample, Y_sample, W_sample)
     k, d = Y.shape[1], X.shape[1]
     return prepare(X_sample, Y_sample, W_sample, coef_init=np.zeros((k, d)),
                    intercept_init=None, average_start=-1, seed=seed, scaling=scaling,
                    mean_weight=None if W is None else float(W.mean().compute()), **options)
 
 
-def _scaling(X, Y, W, options, X_sample, W_sample):
+def _scaling(X, Y, W, options, X_sample, Y_sample, W_sample):
     """The standardisation of ``"auto"`` from Dask reductions (small vectors come back), its
     step from the sampled rows."""
     if not isinstance(options["learning_rate"], str):
@@ -151,7 +151,7 @@ def _scaling(X, Y, W, options, X_sample, W_sample):
     sum_sq = squares.sum(axis=0).compute()
     offset, scale = finish_offsets_scales(mean, np.sqrt(sum_sq / total))
     d = X.shape[1]
-    return auto_scaling(X_sample, None, W_sample, options["fit_intercept"],
+    return auto_scaling(X_sample, Y_sample, W_sample, options["fit_intercept"],
                         options["batch_size"], options["loss"], options["epsilon"],
                         (offset[:d], scale[:d], offset[d:], scale[d:]))
 

@@ -9,7 +9,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 __all__ = ["lecture_problem", "make_problem", "FAMILIES", "make_messy_problem", "MESSY_FAMILIES",
-           "make_sparse_problem", "SPARSE_FAMILIES"]
+           "make_outlier_problem", "make_sparse_problem", "SPARSE_FAMILIES"]
 
 
 def lecture_problem(n_features=1, random_state=None, n_samples=100):
@@ -195,6 +195,35 @@ def make_messy_problem(family, random_state=0):
         raise ValueError(f"Unknown family {family!r}: use one of "
                          f"{', '.join(MESSY_FAMILIES)}.") from None
     return maker(np.random.default_rng(random_state))
+
+
+def make_outlier_problem(random_state=0, n_samples=5000, n_features=8, share=0.05,
+                         size=1000.0):
+    """Gaussian rows whose targets are, in a ``share`` of the rows, ``size`` off the model
+    (gross errors in y: what the robust losses are for).
+
+    Parameters
+    ----------
+    random_state : None, int or numpy.random.Generator
+    n_samples, n_features : int
+    share : float
+        Share of the rows with an outlying target, each ``+size`` or ``-size`` at random.
+    size : float
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    outlying : ndarray of bool, shape (n_samples,)
+        The rows whose target was moved.
+    coef : ndarray of shape (n_features,)
+    intercept : float
+    """
+    rng = np.random.default_rng(random_state)
+    X, y, coef, intercept = _gaussian(rng, n_samples, n_features)
+    outlying = rng.random(n_samples) < share
+    y[outlying] += rng.choice([-size, size], int(outlying.sum()))
+    return X, y, outlying, coef, intercept
 
 
 def _csr(rows, cols, values, shape):

@@ -1,4 +1,5 @@
-"""Shared test helpers: the exact least-squares answer and a slow, obvious MBGD reference."""
+"""Shared test helpers: exact answers (least squares, and the minimisers of the other losses)
+and a slow, obvious MBGD reference."""
 
 import numpy as np
 from numba import config
@@ -35,6 +36,70 @@ def weighted_excess_mse(X, y, weights, result):
     solution = np.linalg.lstsq(A, y * np.sqrt(weights), rcond=None)[0]
     best = weights @ (np.column_stack([X, np.ones(len(X))]) @ solution - y) ** 2
     return weights @ (result.predict(X) - y) ** 2 / best - 1.0
+
+
+def loss_objective(X, y, weights, coef, intercept, loss, epsilon=0.1, quantile=0.5):
+    """The mean loss ``sum(s L(r)) / sum(s)`` of the model, written out from the losses'
+    definitions (scikit-learn's)."""
+    s = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    r = X.astype(np.float64) @ coef + intercept - y
+    a = np.abs(r)
+    values = {
+        "squared_error": lambda: 0.5 * r * r,
+        "huber": lambda: np.where(a <= epsilon, 0.5 * r * r, epsilon * (a - 0.5 * epsilon)),
+        "epsilon_insensitive": lambda: np.maximum(a - epsilon, 0.0),
+        "squared_epsilon_insensitive": lambda: np.maximum(a - epsilon, 0.0) ** 2,
+        "quantile": lambda: np.where(r > 0, (1 - quantile) * r, -quantile * r),
+    }[loss]()
+    return float(s @ values / s.sum())
+
+
+def exact_loss_fit(X, y, weights, loss, epsilon=0.1, quantile=0.5, alpha=0.0):
+    """The exact minimiser ``(coef, intercept)`` of the mean loss (plus ``alpha * |w|_1`` for
+    the quantile loss): scikit-learn's ``QuantileRegressor`` (linear programming) for quantile,
+    a linear program (HiGHS) for epsilon-insensitive, and a tight L-BFGS solve on standardised
+    columns for the smooth losses."""
+    from scipy.optimize import linprog, minimize
+    import scipy.sparse as sp
+
+    n, d = X.shape
+    s = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    s = s / s.mean()
+    if loss == "quantile":
+        from sklearn.linear_model import QuantileRegressor
+
+        model = QuantileRegressor(quantile=quantile, alpha=alpha, solver="highs")
+        model.fit(X, y, sample_weight=s)
+        return model.coef_, model.intercept_
+    A = np.column_stack([X, np.ones(n)])
+    if loss == "epsilon_insensitive":  # min sum s xi, xi >= |A beta - y| - epsilon, xi >= 0
+        eye = sp.eye(n)
+        bound = sp.vstack([sp.hstack([sp.csr_matrix(A), -eye]),
+                           sp.hstack([-sp.csr_matrix(A), -eye])]).tocsc()
+        solution = linprog(np.concatenate([np.zeros(d + 1), s]), A_ub=bound,
+                           b_ub=np.concatenate([y + epsilon, epsilon - y]),
+                           bounds=[(None, None)] * (d + 1) + [(0, None)] * n, method="highs")
+        assert solution.status == 0, solution.message
+        return solution.x[:d], solution.x[d]
+    scale = np.append(np.maximum(X.std(axis=0), 1e-300), 1.0)
+    As = A / scale
+
+    def value_and_gradient(beta):
+        r = As @ beta - y
+        a = np.abs(r)
+        if loss == "huber":
+            value, slope = np.where(a <= epsilon, 0.5 * r * r, epsilon * (a - 0.5 * epsilon)), \
+                np.clip(r, -epsilon, epsilon)
+        else:
+            excess = np.maximum(a - epsilon, 0.0)
+            value, slope = excess**2, 2.0 * np.sign(r) * excess
+        return s @ value / n, As.T @ (s * slope) / n
+
+    start = np.linalg.lstsq(As * np.sqrt(s)[:, None], y * np.sqrt(s), rcond=None)[0]
+    solution = minimize(value_and_gradient, start, jac=True, method="L-BFGS-B",
+                        options=dict(maxiter=100_000, maxcor=50, ftol=1e-16, gtol=1e-13))
+    beta = solution.x / scale
+    return beta[:d], beta[d]
 
 
 def reference_mbgd(X, y, batch_size, epochs, schedule, fit_intercept=True, drop_last=False):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import schedules
+from .._engine.loss_functions import LOSSES
 from .._fit import fit
 from .._results import load
 from ..exceptions import DivergenceError
@@ -57,6 +58,14 @@ def add_fit_arguments(parser):
                          help="auto, a schedule name, or name:params such as constant:0.01 or "
                          "inverse_time:5,500")
     options.add_argument("--no-intercept", dest="fit_intercept", action="store_false")
+    options.add_argument("--loss", choices=LOSSES, default="squared_error",
+                         help="huber and epsilon_insensitive are robust to outlying targets; "
+                         "quantile fits the --quantile-th quantile of the target")
+    options.add_argument("--epsilon", type=float, default=0.1,
+                         help="threshold of the huber and epsilon-insensitive losses, in the "
+                         "target's units")
+    options.add_argument("--quantile", type=float, default=0.5,
+                         help="the quantile of --loss quantile, in (0, 1)")
     options.add_argument("--penalty", choices=["l2", "l1", "elasticnet"])
     options.add_argument("--alpha", type=float, default=0.0001)
     options.add_argument("--l1-ratio", type=float, default=0.15)
@@ -176,7 +185,8 @@ def _fit_data(args, X, Y, weights, features, targets, inputs):
             warnings.filterwarnings("ignore", "The fit was interrupted", RuntimeWarning)
             result = fit(X, Y, sample_weight=weights, batch_size=args.batch_size,
                          epochs=args.epochs, learning_rate=_learning_rate(args.learning_rate),
-                         fit_intercept=args.fit_intercept, penalty=args.penalty,
+                         fit_intercept=args.fit_intercept, loss=args.loss,
+                         epsilon=args.epsilon, quantile=args.quantile, penalty=args.penalty,
                          alpha=args.alpha, l1_ratio=args.l1_ratio, average=args.average,
                          early_stopping=args.early_stopping,
                          validation_fraction=args.validation_fraction, shuffle=args.shuffle,
@@ -305,7 +315,8 @@ def _pyplot(path):
 
 def _print_model(result, features, targets, X, Y, weights):
     """Print the fit, with each target's training MSE and R^2 (what a user compares; the
-    objective minimised is half the MSE plus the penalty), and the coefficients."""
+    objective minimised is half the MSE plus the penalty for squared error, and is printed
+    for another loss), and the coefficients."""
     coef = np.reshape(result.coef, (len(targets), -1))
     intercept = np.reshape(result.intercept, -1)
     status = ("converged" if result.converged else
@@ -315,9 +326,14 @@ def _print_model(result, features, targets, X, Y, weights):
     mse, variance = _errors(result, X, Y, weights)
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(variance > 0, 1.0 - mse / variance, np.nan)
+    loss = result.settings.get("loss", "squared_error")
+    penalised = result.settings.get("penalty") is not None
+    objective = np.reshape(result.loss_history[-1], -1)
     for t, target in enumerate(targets):
         print(f"{target}: intercept {intercept[t]:.6g}, training MSE {mse[t]:.6g}, "
-              f"R^2 {r2[t]:.6f}")
+              f"R^2 {r2[t]:.6f}"
+              + ("" if loss == "squared_error" else
+                 f", mean {loss} loss{' + penalty' if penalised else ''} {objective[t]:.6g}"))
         shown = range(len(features))
         if len(features) > MAX_PRINTED:
             shown = np.sort(np.argsort(-np.abs(coef[t]), kind="stable")[:MAX_PRINTED])

@@ -26,8 +26,6 @@ from .groups import Loss
 LOSSES = ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive",
           "quantile")
 SQUARED_ERROR, HUBER, EPSILON_INSENSITIVE, SQUARED_EPSILON_INSENSITIVE, QUANTILE = range(5)
-#: Losses whose second derivative is bounded (by 1, or 2 for squared epsilon-insensitive).
-SMOOTH = (SQUARED_ERROR, HUBER, SQUARED_EPSILON_INSENSITIVE)
 
 
 def loss_group(name, epsilon, quantile, y_scale):
@@ -43,21 +41,25 @@ def unit_power(kind):
     return 1 if kind in (EPSILON_INSENSITIVE, QUANTILE) else 2
 
 
-def step_factor(kind, epsilon):
-    """The factor of ``"auto"``'s first step for the loss ``kind`` (``epsilon``: its thresholds
-    in standardised units, one per target) over that of squared error.
+def step_factor(kind, epsilon, spread):
+    """The factor of ``"auto"``'s first step for the loss ``kind`` over that of squared error.
 
+    ``epsilon`` holds the loss's thresholds and ``spread`` the targets' robust spreads
+    (``fastgd._preparation.robust_spread``), one per target, both in standardised units.
     Squared epsilon-insensitive has twice the curvature of squared error: half the step. The
-    slopes of the piecewise linear losses are at most 1, like those of squared error where the
-    residuals of standardised data are of order 1: the same step. Huber's slopes are at most
-    ``epsilon``: below 1 it is ``epsilon`` times a linear loss and takes the step divided by
-    ``epsilon`` (of the target with the smallest), where its updates move as far as a linear
-    loss's.
+    slopes of the piecewise linear losses are at most 1, as are those of squared error where
+    the residuals are of the order of y's spread, 1: their step scales with the distance the
+    model has to go, the robust spread of y (below 1 when a few outlying targets inflate the
+    standard deviation). Huber is quadratic where ``epsilon`` is above that spread (the step
+    of squared error) and ``epsilon`` times a linear loss where it is below (the linear
+    loss's step over ``epsilon``). The target that allows the largest step sets it.
     """
     if kind == SQUARED_EPSILON_INSENSITIVE:
         return 0.5
     if kind == HUBER:
-        return 1.0 / min(1.0, float(np.min(epsilon)))
+        return float(np.max(np.maximum(1.0, spread / epsilon)))
+    if kind in (EPSILON_INSENSITIVE, QUANTILE):
+        return float(np.max(spread))
     return 1.0
 
 
