@@ -46,6 +46,9 @@ def main(argv=None):
     bench.add_argument("--sparse", action="store_true",
                        help="sparse X: seconds per epoch against scikit-learn's SGD and a "
                             "default fit against scipy's lsqr")
+    bench.add_argument("--losses", action="store_true",
+                       help="seconds per epoch of each loss against squared error and "
+                            "scikit-learn's SGD, and a quantile fit against QuantileRegressor")
     from ._commands import cli as _cli
 
     _cli.add_fit_arguments(fit)
@@ -65,7 +68,7 @@ def main(argv=None):
 
             run_bench(quick=args.quick, repeats=args.repeats, accuracy_only=args.accuracy,
                       scale_only=args.scale, solution_only=args.time_to_solution,
-                      sparse_only=args.sparse)
+                      sparse_only=args.sparse, losses_only=args.losses)
     except _cli.CommandError as exc:
         print(f"fastgd {args.command}: error: {exc}", file=sys.stderr)
         return 2

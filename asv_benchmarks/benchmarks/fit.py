@@ -49,14 +49,20 @@ class EpochKernel(Benchmark):
         model = groups.Model(np.zeros((1, d)), np.zeros(1))
         rows = groups.Rows(X, y.reshape(-1, 1), None, groups.index_for(n_samples))
         no_rows = groups.Rows(X[:0], y[:0].reshape(0, 1), None, groups.index_for(0))
+        standard = groups.Standardisation(np.zeros(d), np.ones(d), np.zeros(1), np.ones(1))
+        if hasattr(groups, "Loss"):  # the engine with losses: a Loss group, l2 per target
+            objective = (groups.Loss(0, np.zeros(1), 0.5),
+                         groups.Penalty(np.zeros((1, d)), np.zeros((1, d))))
+        else:
+            objective = (groups.Penalty(np.zeros((1, d)), np.zeros(d)),)
         self.args = (
-            rows, groups.Standardisation(np.zeros(d), np.ones(d), np.zeros(1), np.ones(1)),
-            groups.Penalty(np.zeros((1, d)), np.zeros(d)),
+            rows, standard, *objective,
             groups.Plan(True, batch_size, -(-n_samples // batch_size), False, True, 12345, -1,
                         0, 1, 1.0),
             groups.Steps(0, 1e-3, 0.0, 0.0),
             groups.Checks(0, 0.0, False, 1, False, np.empty((0, 0)), False), model,
-            groups.Model(np.zeros((1, d)), np.zeros(1)), groups.new_tracker(model, 1, 1e-3), no_rows, groups.new_histories(1, 1),
+            groups.Model(np.zeros((1, d)), np.zeros(1)), groups.new_tracker(model, 1, 1e-3),
+            no_rows, groups.new_histories(1, 1),
             np.zeros(2, dtype=np.int64))
         self.time_epoch_kernel(n_samples, n_features, batch_size, dtype)  # compile
 
@@ -65,10 +71,11 @@ class EpochKernel(Benchmark):
 
 
 class FitOptions(Benchmark):
-    """``fastgd.fit`` with each model option, against the plain fit in the same run."""
+    """``fastgd.fit`` with each model option (the losses too: a loss should cost at most 1.3x
+    squared error, the plain fit), against the plain fit in the same run."""
 
     params = (["plain", "l1", "elasticnet", "sample_weight", "targets_3", "average",
-               "early_stopping"],)
+               "early_stopping", "huber", "epsilon_insensitive", "quantile"],)
     param_names = ["option"]
 
     def setup(self, option):
@@ -80,6 +87,8 @@ class FitOptions(Benchmark):
             "sample_weight": dict(sample_weight=rng.exponential(size=len(self.y))),
             "targets_3": {}, "average": dict(average=True),
             "early_stopping": dict(early_stopping=True),
+            "huber": dict(loss="huber"), "epsilon_insensitive": dict(loss="epsilon_insensitive"),
+            "quantile": dict(loss="quantile", quantile=0.9),
         }[option]
         if option == "targets_3":
             self.y = np.column_stack([self.y, -self.y, 2 * self.y])

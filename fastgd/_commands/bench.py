@@ -461,8 +461,83 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
             f"{excess_lsqr:.1e} |")
 
 
+#: Shapes of :func:`losses` (rows, columns, batch); the quick ones are smaller.
+LOSS_SHAPES = [(1_000_000, 10, 32), (20_000, 1_000, 64)]
+QUICK_LOSS_SHAPES = [(100_000, 10, 32), (20_000, 200, 64)]
+#: scikit-learn's SGDRegressor names of the losses it has.
+SKLEARN_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
+                  "squared_epsilon_insensitive")
+
+
+def losses(out, quick=False, repeats=3):
+    """Seconds per epoch of each loss against squared error (and scikit-learn's SGDRegressor
+    with the same loss), then a default quantile fit against ``QuantileRegressor``."""
+    from .._engine.loss_functions import LOSSES
+
+    out("| data | loss | fastgd s/epoch | vs squared error | sklearn SGD s/epoch |")
+    out("|---|---|---|---|---|")
+    for n_samples, n_features, batch_size in QUICK_LOSS_SHAPES if quick else LOSS_SHAPES:
+        X, y = make_data(n_samples, n_features)
+        sklearn = _available("sklearn")
+        for loss in LOSSES:  # warm up: compile, imports
+            fit(X[:256], y[:256], batch_size=batch_size, epochs=1, loss=loss)
+            if loss in SKLEARN_LOSSES and sklearn:
+                _sklearn_loss_fit(X[:256], y[:256], loss, 1)
+        base = None
+        for loss in LOSSES:
+            def run(epochs, loss=loss):
+                fit(X, y, batch_size=batch_size, epochs=epochs, tol=None, loss=loss,
+                    learning_rate=schedules.Constant(STEP), random_state=0, backend="numba")
+            seconds = epoch_times(run, 2, repeats)
+            base = np.median(seconds) if base is None else base
+            peer = "-"
+            if loss in SKLEARN_LOSSES and sklearn:
+                peer = spread(epoch_times(lambda k, loss=loss: _sklearn_loss_fit(
+                    X, y, loss, k), 2, 1))
+            out(f"| {n_samples:,}x{n_features:,} b{batch_size} | {loss} | {spread(seconds)} | "
+                f"{np.median(seconds) / base:.2f}x | {peer} |")
+    if _available("sklearn"):
+        _quantile_against_lp(out, 5_000 if quick else 20_000)
+
+
+def _sklearn_loss_fit(X, y, loss, epochs):
+    from sklearn.linear_model import SGDRegressor
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        SGDRegressor(loss=loss, learning_rate="constant", eta0=STEP, max_iter=epochs, tol=None,
+                     penalty=None, random_state=0).fit(X, y)
+
+
+def _quantile_against_lp(out, n_samples, n_features=10):
+    """A default 90% quantile fit on data with 5% outlying targets, against scikit-learn's
+    ``QuantileRegressor`` (HiGHS linear programming): seconds and the objective excess."""
+    from sklearn.linear_model import QuantileRegressor
+
+    from ..datasets import make_outlier_problem
+
+    X, y, *_ = make_outlier_problem(0, n_samples, n_features)
+    fit(X[:256], y[:256], loss="quantile")  # compile
+
+    def pinball(coef, intercept):
+        r = X @ coef + intercept - y
+        return float(np.mean(np.where(r > 0, 0.1 * r, -0.9 * r)))
+
+    started = time.perf_counter()
+    exact = QuantileRegressor(quantile=0.9, alpha=0.0, solver="highs").fit(X, y)
+    lp_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    result = fit(X, y, loss="quantile", quantile=0.9, random_state=0)
+    seconds = time.perf_counter() - started
+    best = pinball(exact.coef_, exact.intercept_)
+    excess = (pinball(result.coef, result.intercept) - best) / best
+    out(f"\nquantile 0.9, {n_samples:,}x{n_features} with 5% outlying targets: fastgd default "
+        f"{seconds:.2f} s ({result.n_epochs} epochs, objective excess {excess:.1e}), "
+        f"QuantileRegressor (HiGHS) {lp_seconds:.2f} s")
+
+
 def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only=False,
-              solution_only=False, sparse_only=False):
+              solution_only=False, sparse_only=False, losses_only=False):
     """Print the comparison tables.
 
     Parameters
@@ -477,6 +552,8 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         Print the time-to-solution table (:func:`time_to_solution`) instead.
     sparse_only : bool, default False
         Print the sparse table (:func:`sparse`) instead.
+    losses_only : bool, default False
+        Print the losses table (:func:`losses`) instead.
     repeats : int, default 3
         Timed runs of the fast methods (their median is kept, with the spread).
     out : callable, default print
@@ -494,6 +571,9 @@ def run_bench(quick=False, repeats=3, out=print, accuracy_only=False, scale_only
         return
     if sparse_only:
         sparse(out, quick, repeats)
+        return
+    if losses_only:
+        losses(out, quick, repeats)
         return
     out(f"fastgd bench: plain mini-batch gradient descent, constant step {STEP}, shuffling on; "
         f"median (min-max) of {repeats} runs of fastgd, peers warmed first")

@@ -91,8 +91,21 @@ def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, 
 
     The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
     ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns
-    listed. On large blocks the rows are prefetched ahead (see ``updates``).
+    listed. On large blocks the rows are prefetched ahead (see ``updates``). Squared error
+    runs a loop of its own, as in ``updates.gradient_sums``.
     """
+    if loss == SQUARED_ERROR:
+        return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale,
+                                 G, r_sum, stamp, touched, mark, SQUARED_ERROR, epsilon,
+                                 quantile)
+    return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G,
+                             r_sum, stamp, touched, mark, loss, epsilon, quantile)
+
+
+@inlined_reassociating_kernel
+def _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum,
+                      stamp, touched, mark, loss, epsilon, quantile):
+    """:func:`sparse_sums`' loop."""
     k = Y.shape[1]
     n_index = index.shape[0]
     prefetching = n_index >= PREFETCH_MIN_ROWS

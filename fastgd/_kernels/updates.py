@@ -47,9 +47,22 @@ def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum
 
     Rows go in pairs (an odd last row pairs with itself at weight 0); a single target gets its
     own loop, where the target index is a constant (measured 25% faster than the loop over
-    targets). The hot loops take arrays, not groups: reading an array out of a group costs a
-    reference count, which per batch is measurable.
+    targets), and so does squared error, where the loss is a constant (a look-up of the loss
+    per row made the epoch up to 1.6x slower at 10 features). The hot loops take arrays, not
+    groups: reading an array out of a group costs a reference count, which per batch is
+    measurable.
     """
+    if loss == SQUARED_ERROR:
+        return _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
+                          SQUARED_ERROR, epsilon, quantile)
+    return _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss,
+                      epsilon, quantile)
+
+
+@inlined_reassociating_kernel
+def _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss, epsilon,
+               quantile):
+    """:func:`gradient_sums`' loop."""
     k = Y.shape[1]
     n_index = index.shape[0]
     prefetching = n_index >= PREFETCH_MIN_ROWS
