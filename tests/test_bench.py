@@ -50,3 +50,15 @@ def test_sparse_table_times_every_method_and_reaches_lsqr():
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(np.isfinite(float(cells[i])) for i in (1, 2, 3))
         assert float(cells[7]) <= 1e-3 and cells[8].endswith(" s")
+
+
+def test_losses_table_times_every_loss_and_reaches_quantile_regressor():
+    lines = []
+    _bench.losses(lines.append, repeats=1, shapes=[(3000, 5, 32)], lp_rows=2000)
+    rows = [line for line in lines if line.startswith("| 3,000x5")]
+    assert len(rows) == 5  # every loss; scikit-learn's SGD has all but quantile
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[3].endswith("x") and (cells[4] == "-") == (cells[1] == "quantile")
+    excess = float(lines[-1].split("objective excess ")[1].split(")")[0])
+    assert excess <= 1e-3

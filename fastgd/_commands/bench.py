@@ -469,14 +469,17 @@ SKLEARN_LOSSES = ("squared_error", "huber", "epsilon_insensitive",
                   "squared_epsilon_insensitive")
 
 
-def losses(out, quick=False, repeats=3):
+def losses(out, quick=False, repeats=3, shapes=None, lp_rows=None):
     """Seconds per epoch of each loss against squared error (and scikit-learn's SGDRegressor
-    with the same loss), then a default quantile fit against ``QuantileRegressor``."""
+    with the same loss) on ``shapes`` (rows, columns, batch; default :data:`LOSS_SHAPES`),
+    then a default quantile fit of ``lp_rows`` rows against ``QuantileRegressor``."""
     from .._engine.loss_functions import LOSSES
 
+    if shapes is None:
+        shapes = QUICK_LOSS_SHAPES if quick else LOSS_SHAPES
     out("| data | loss | fastgd s/epoch | vs squared error | sklearn SGD s/epoch |")
     out("|---|---|---|---|---|")
-    for n_samples, n_features, batch_size in QUICK_LOSS_SHAPES if quick else LOSS_SHAPES:
+    for n_samples, n_features, batch_size in shapes:
         X, y = make_data(n_samples, n_features)
         sklearn = _available("sklearn")
         for loss in LOSSES:  # warm up: compile, imports
@@ -497,7 +500,7 @@ def losses(out, quick=False, repeats=3):
             out(f"| {n_samples:,}x{n_features:,} b{batch_size} | {loss} | {spread(seconds)} | "
                 f"{np.median(seconds) / base:.2f}x | {peer} |")
     if _available("sklearn"):
-        _quantile_against_lp(out, 5_000 if quick else 20_000)
+        _quantile_against_lp(out, lp_rows or (5_000 if quick else 20_000))
 
 
 def _sklearn_loss_fit(X, y, loss, epochs):
