@@ -36,9 +36,10 @@ class FitResult:
         Intercept (0.0 when ``fit_intercept=False``) of X's float dtype; one per target for a
         2-D y.
     loss_history : ndarray of shape (n_epochs,) or (n_epochs, n_targets)
-        The objective at the end of each epoch, in y's units squared: the training loss
-        ``(1/2) * sum(s * (x . w + b - y)^2) / sum(s)`` plus the penalty, of the weights that
-        would be returned then (the average, when averaging). The last entry is that of the
+        The objective at the end of each epoch: the training loss ``sum(s * L(x . w + b - y))
+        / sum(s)`` of the fit's ``loss`` (``(1/2) r^2`` for squared error, in y's units
+        squared; the linear losses in y's units) plus the penalty, of the weights that would
+        be returned then (the average, when averaging). The last entry is that of the
         returned weights.
     validation_loss_history : ndarray like loss_history, or None
         With ``early_stopping``, the loss (without penalty) on the held-out rows at the end of

@@ -80,20 +80,35 @@ def loss_value(kind, r, epsilon, quantile):
 
 
 @shared
+def slope_terms(kind, epsilon, quantile):
+    """``(a, b, c, f, e)`` with which :func:`slope_from` gives the slope of the loss ``kind``:
+    ``a r + b clip(r, -e, e) + c ((r > e) - (r < -e)) + f``, arithmetic without branches on
+    the loss (what the batch loops compute per row)."""
+    if kind == SQUARED_ERROR:
+        return 1.0, 0.0, 0.0, 0.0, 0.0
+    if kind == HUBER:
+        return 0.0, 1.0, 0.0, 0.0, epsilon
+    if kind == EPSILON_INSENSITIVE:
+        return 0.0, 0.0, 1.0, 0.0, epsilon
+    if kind == SQUARED_EPSILON_INSENSITIVE:
+        return 2.0, -2.0, 0.0, 0.0, epsilon
+    return 0.0, 0.0, 0.5, 0.5 - quantile, 0.0  # (sign(r) + 1) / 2 - quantile
+
+
+@shared
+def slope_from(r, a, b, c, f, e):
+    """The slope at ``r`` from :func:`slope_terms` (of ``r``'s type when the terms are)."""
+    above = c if r > e else c - c
+    below = c if r < -e else c - c
+    return a * r + b * min(max(r, -e), e) + (above - below) + f
+
+
+@shared
 def loss_slope(kind, r, epsilon, quantile):
     """The derivative of the loss ``kind`` at the residual ``r`` (at a kink, the middle of the
     subgradient for the quantile loss and 0 for epsilon-insensitive)."""
-    if kind == SQUARED_ERROR:
-        return r
-    if kind == HUBER:
-        return min(max(r, -epsilon), epsilon)
-    if kind == EPSILON_INSENSITIVE:
-        return 1.0 if r > epsilon else (-1.0 if r < -epsilon else 0.0)
-    if kind == SQUARED_EPSILON_INSENSITIVE:
-        return 2.0 * (r - min(max(r, -epsilon), epsilon))
-    if r > 0.0:
-        return 1.0 - quantile
-    return -quantile if r < 0.0 else 0.5 - quantile
+    a, b, c, f, e = slope_terms(kind, epsilon, quantile)
+    return slope_from(r, a, b, c, f, e)
 
 
 def values(loss, R):

@@ -18,7 +18,7 @@ from .jit import copy_into, inlined_kernel, kernel, reassociating_kernel
 from .losses import effective_weights_of, new_work, no_penalty, objective
 from .random import shuffle_epoch
 from .sparse import sparse_batches
-from .updates import average_in, gradient_sums, proximal_step
+from .updates import average_in, gradient_sums, proximal_step, slope_terms_of
 
 _step_size = kernel(step_size)
 
@@ -46,7 +46,7 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
         inv_y_scale[i] = work.inv_y_scale[i]
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
-    loss_kind, epsilon, quantile = loss
+    terms = slope_terms_of(loss, X)
     n = X.shape[0]
     for b in range(first, last):
         start = b * batch_size
@@ -55,7 +55,7 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
         effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, work.inv_y_scale, V,
                              c)
         weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
-                               loss_kind, epsilon, quantile)
+                               loss.kind, terms)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
                           r_sum, (stop - start) * mean_weight)

@@ -8,14 +8,14 @@ from .intrinsics import is_dense, pick_format
 from .jit import inlined_reassociating_kernel, kernel
 from .losses import effective_weights
 from .sparse import sparse_sums
-from .updates import gradient_sums, proximal_step
+from .updates import gradient_sums, proximal_step, slope_terms_of
 
 
 @inlined_reassociating_kernel
 def _dense_sums(rows, loss, work):
     return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
                          work.V, work.c, work.inv_y_scale, work.G, work.r_sum, loss.kind,
-                         loss.epsilon, loss.quantile)
+                         slope_terms_of(loss, work.V))
 
 
 @inlined_reassociating_kernel
