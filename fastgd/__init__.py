@@ -1,4 +1,4 @@
-"""fastgd: least-squares linear models by mini-batch gradient descent, fast.
+"""fastgd: linear models (least squares, robust, quantile) by mini-batch gradient descent, fast.
 
 ``fastgd.fit(X, y)`` runs Numba-compiled mini-batch gradient descent (or its NumPy reference)
 and returns a :class:`FitResult`; ``fastgd.MBGDRegressor`` is the scikit-learn estimator.

@@ -55,10 +55,10 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
         effective_weights_of(coef, intercept, x_offset, x_scale, y_offset, work.inv_y_scale, V,
                              c)
         weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
-                               loss.kind, terms)
+                               loss.kind, terms, 1.0 / mean_weight)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
-                          r_sum, (stop - start) * mean_weight)
+                          r_sum, stop - start)  # the weights came relative to their mean
         t += 1
         if 0 <= average_start < t:
             average_in(coef, intercept, avg_coef, avg_intercept, t - average_start)

@@ -15,7 +15,7 @@ from .updates import gradient_sums, proximal_step, slope_terms_of
 def _dense_sums(rows, loss, work):
     return gradient_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
                          work.V, work.c, work.inv_y_scale, work.G, work.r_sum, loss.kind,
-                         slope_terms_of(loss, work.V))
+                         slope_terms_of(loss, work.V), 1.0)
 
 
 @inlined_reassociating_kernel

@@ -41,12 +41,15 @@ def accumulate_pair(X, Y, i1, i2, s1, s2, t, V, c, inv_y_scale, G, r_sum, loss, 
 
 
 @inlined_reassociating_kernel
-def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss, terms):
+def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss, terms,
+                  weight_scale):
     """Write into ``G[t]`` and ``r_sum[t]`` the sums ``sum(s g x)`` and ``sum(s g)`` of target
     ``t`` over the raw rows ``index[start:stop]``, for the model whose weights on raw rows are
     ``V, c`` (``losses.effective_weights``); return ``sum(s)``. ``g`` is the slope of the loss
     (code ``loss``; ``terms[t]`` its ``loss_functions.slope_terms`` for target ``t``, in X's
-    dtype) at the row's residual.
+    dtype) at the row's residual, and ``s`` the row's weight times ``weight_scale``: with the
+    reciprocal of the mean weight, weights far from 1 (1e-255 and 1e255 are valid) stay within
+    float32's range in a float32 batch.
 
     Rows go in pairs (an odd last row pairs with itself at weight 0); a single target gets its
     own loop, where the target index is a constant (measured 25% faster than the loop over
@@ -57,13 +60,14 @@ def gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum
     """
     if loss == SQUARED_ERROR:
         return _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
-                          SQUARED_ERROR, terms)
+                          SQUARED_ERROR, terms, weight_scale)
     return _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss,
-                      terms)
+                      terms, weight_scale)
 
 
 @inlined_reassociating_kernel
-def _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss, terms):
+def _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, loss, terms,
+               weight_scale):
     """:func:`gradient_sums`' loop."""
     k = Y.shape[1]
     n_index = index.shape[0]
@@ -79,10 +83,10 @@ def _pair_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum, l
                 prefetch(Y, index[q])
                 prefetch(weights, index[q])
         i1 = index[p]
-        s1 = V.dtype.type(row_weight(weights, i1))
+        s1 = V.dtype.type(row_weight(weights, i1) * weight_scale)
         if p + 1 < stop:
             i2 = index[p + 1]
-            s2 = V.dtype.type(row_weight(weights, i2))
+            s2 = V.dtype.type(row_weight(weights, i2) * weight_scale)
         else:
             i2 = i1
             s2 = V.dtype.type(0.0)
