@@ -42,8 +42,14 @@ POWER_ITERATIONS = 30
 CHUNK_BYTES = 1 << 22
 
 
-def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
+def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False):
     """The step ``B_eff / (R2 + (B_eff - 1) * lambda_max)`` of the standardised problem.
+
+    With ``typical``, ``R2`` is the mean weighted squared norm of the standardised rows,
+    ``tr(H)`` (the live columns, plus 1 for the intercept) times ``mean(s^2) / mean(s)^2``:
+    the step for losses whose slopes are bounded,
+    which no row can make unstable (a few outlying rows would make ``R2`` and the step of
+    squared error small for every row).
 
     Parameters
     ----------
@@ -75,6 +81,9 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size):
             q *= weights[sample] / mean_weight
         lam, r2 = _moments_eigenvalues(Z, share, q)
     r2 = min(max(r2, lam), float(top_norms.max()))
+    if typical:  # E_s[(s / mean s) |z|^2], taking the weights independent of the rows
+        spread = 1.0 if weights is None else float(np.mean(np.square(weights))) / mean_weight**2
+        r2 = float(np.count_nonzero(inverse) + fit_intercept) * spread
     denominator = r2 + (batch_size - 1.0) * lam
     return batch_size / denominator if denominator > 0 else 1.0
 

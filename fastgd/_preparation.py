@@ -15,7 +15,7 @@ from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standard
                              batches, csr_of, index_for, new_histories, no_rows,
                              read_only)
 from ._engine.loss_functions import (LOSSES, SQUARED_EPSILON_INSENSITIVE, SQUARED_ERROR,
-                                     loss_group, step_factor, unit_power)
+                                     bounded_slopes, loss_group, step_factor, unit_power)
 from ._engine.stopping import check_interval
 
 #: ``"auto"`` averages its iterates (``Checks.average_phases``) for stopping tolerances from
@@ -217,22 +217,32 @@ def robust_spread(Y, weights, y_scale):
     return np.clip(ratio, MIN_SPREAD_RATIO, 1.0)
 
 
-def loss_step_factor(Y, weights, y_scale, loss, epsilon):
-    """``loss_functions.step_factor`` of the loss named ``loss`` (``epsilon`` in y's units)
-    for targets ``Y`` (rows of, or a sample; None: not at hand) of spreads ``y_scale``."""
+def loss_step(Y, weights, y_scale, loss, epsilon):
+    """How the loss named ``loss`` (``epsilon`` in y's units) changes ``"auto"``'s first step
+    for targets ``Y`` (rows of, or a sample; None: not at hand) of spreads ``y_scale``.
+
+    Returns
+    -------
+    factor : float
+        ``loss_functions.step_factor``.
+    typical : bool
+        Whether the step comes from the typical rows (``loss_functions.bounded_slopes``).
+    """
     kind = LOSSES.index(loss)
     spread = (np.ones(len(y_scale)) if kind in SMOOTH_STEP_LOSSES
               else robust_spread(Y, weights, y_scale))
-    return step_factor(kind, epsilon / y_scale, spread)
+    epsilon = epsilon / y_scale
+    return step_factor(kind, epsilon, spread), bounded_slopes(kind, epsilon, spread)
 
 
 def auto_step(X, Y, weights, standard, fit_intercept, batch_size, loss, epsilon):
     """The first step of ``"auto"``: ``fastgd._curvature.stable_step`` of the standardised
-    problem for squared error, times :func:`loss_step_factor` (``standard`` the offsets and
-    scales of X and Y)."""
+    problem (of its typical rows for a loss of bounded slopes), times the loss's factor
+    (:func:`loss_step`; ``standard`` the offsets and scales of X and Y)."""
     x_offset, x_scale, _, y_scale = standard
-    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size)
-    return step * loss_step_factor(Y, weights, y_scale, loss, epsilon)
+    factor, typical = loss_step(Y, weights, y_scale, loss, epsilon)
+    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical)
+    return step * factor
 
 
 def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offsets_scales=None):

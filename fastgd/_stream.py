@@ -35,7 +35,7 @@ from ._engine.backends import get_backend
 from ._engine.driver import run_problem
 from ._fit import run_fit
 from ._curvature import stable_step
-from ._preparation import (Scaling, continued, finish_offsets_scales, loss_step_factor, prepare,
+from ._preparation import (Scaling, continued, finish_offsets_scales, loss_step, prepare,
                            raw_scaling)
 
 #: The stream's average gives a call's updates this many times their share of all updates:
@@ -182,8 +182,8 @@ def continuation_of(result, scaling, Y, weights):
         targets, seen = sample_targets(None, 0, Y[::stride],
                                        None if weights is None else weights[::stride], 0)
         settings = result.settings
-        factor = loss_step_factor(Y, weights, scaling.y_scale, settings["loss"],
-                                  settings["epsilon"])
+        factor = loss_step(Y, weights, scaling.y_scale, settings["loss"],
+                           settings["epsilon"])[0]
         schedule = schedules.Adaptive(result.learning_rate.eta0 / factor)
         scale = np.concatenate([scaling.x_scale, scaling.y_scale])
         moments = Moments(float(total_weight),
@@ -294,11 +294,11 @@ def _auto_scaling(moments, X, targets, weights, continuation, options):
     ``targets``; and the stream's schedule (of that stable step) for the next call."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
     x_offset, x_scale, _, y_scale = offsets_scales
+    factor, typical = loss_step(targets, None, y_scale, options["loss"], options["epsilon"])
     step = stable_step(X, weights, x_offset, x_scale, options["fit_intercept"],
-                       min(options["batch_size"], X.shape[0]))
+                       min(options["batch_size"], X.shape[0]), typical)
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
-    factor = loss_step_factor(targets, None, y_scale, options["loss"], options["epsilon"])
     if options["loss"] in NON_SMOOTH:  # Robbins-Monro: the averaged iterates then converge
         factor /= np.sqrt(1.0 + continuation.n_updates * step / DECAY_STEPS)
     return (Scaling(*offsets_scales, schedules.Adaptive(step * factor), True),

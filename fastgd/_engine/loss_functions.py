@@ -79,6 +79,16 @@ def loss_value(kind, r, epsilon, quantile):
     return (1.0 - quantile) * r if r > 0.0 else -quantile * r
 
 
+def bounded_slopes(kind, epsilon, spread):
+    """Whether the loss's slopes are bounded where the residuals are (``epsilon`` and
+    ``spread`` as in :func:`step_factor`): the linear losses, and Huber where ``epsilon`` is
+    below y's robust spread for some target. Their first step comes from the typical rows,
+    not the outlying ones (``fastgd._curvature.stable_step``'s ``typical``)."""
+    if kind == HUBER:
+        return bool(np.any(epsilon < spread))
+    return kind in (EPSILON_INSENSITIVE, QUANTILE)
+
+
 @shared
 def slope_terms(kind, epsilon, quantile):
     """``(a, b, c, f, e)`` with which :func:`slope_from` gives the slope of the loss ``kind``:
