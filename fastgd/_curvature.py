@@ -47,9 +47,8 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typica
 
     With ``typical``, ``R2`` is the mean weighted squared norm of the standardised rows,
     ``tr(H)`` (the live columns, plus 1 for the intercept) times ``mean(s^2) / mean(s)^2``:
-    the step for losses whose slopes are bounded,
-    which no row can make unstable (a few outlying rows would make ``R2`` and the step of
-    squared error small for every row).
+    the step for losses whose slopes are bounded, which no row can make unstable (a few
+    outlying rows would make ``R2`` and the step of squared error small for every row).
 
     Parameters
     ----------

@@ -39,8 +39,6 @@ CONSTANT_COLUMN_RTOL = 1e-10
 SPREAD_ROWS = 100_000
 #: Smallest robust spread of a target relative to its standard deviation.
 MIN_SPREAD_RATIO = 1e-6
-
-
 #: Losses whose first step does not depend on y's robust spread.
 SMOOTH_STEP_LOSSES = (SQUARED_ERROR, SQUARED_EPSILON_INSENSITIVE)
 
@@ -235,22 +233,13 @@ def loss_step(Y, weights, y_scale, loss, epsilon):
     return step_factor(kind, epsilon, spread), bounded_slopes(kind, epsilon, spread)
 
 
-def auto_step(X, Y, weights, standard, fit_intercept, batch_size, loss, epsilon):
-    """The first step of ``"auto"``: ``fastgd._curvature.stable_step`` of the standardised
-    problem (of its typical rows for a loss of bounded slopes), times the loss's factor
-    (:func:`loss_step`; ``standard`` the offsets and scales of X and Y)."""
-    x_offset, x_scale, _, y_scale = standard
-    factor, typical = loss_step(Y, weights, y_scale, loss, epsilon)
-    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical)
-    return step * factor
-
-
 def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offsets_scales=None):
     """The :class:`Scaling` of ``learning_rate="auto"``.
 
     The columns of X and Y are standardised (weighted by ``weights``), and the schedule is
-    ``Adaptive`` from :func:`auto_step` for the loss named ``loss`` (threshold ``epsilon``). X
-    may be memory-mapped: every pass over it goes chunk by chunk.
+    ``Adaptive`` from ``fastgd._curvature.stable_step`` (of the typical rows for a loss of
+    bounded slopes) times the factor of the loss named ``loss`` (threshold ``epsilon``, see
+    :func:`loss_step`). X may be memory-mapped: every pass over it goes chunk by chunk.
 
     Parameters
     ----------
@@ -268,9 +257,11 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offset
     else:
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
-    step = auto_step(X, Y, weights, (x_offset, x_scale, y_offset, y_scale), fit_intercept,
-                     min(batch_size, X.shape[0]), loss, epsilon)
-    return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step), True)
+    factor, typical = loss_step(Y, weights, y_scale, loss, epsilon)
+    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, X.shape[0]),
+                       typical)
+    return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step * factor),
+                   True)
 
 
 def validation_rows(n, fraction, seed):

@@ -9,7 +9,7 @@ With ``learning_rate="auto"`` a stream keeps
   linear function, whatever the scaling);
 - a step stable for every chunk seen so far (the smallest ``stable_step`` of them), which
   never grows (Bach & Moulines: a constant step with averaging converges for least squares),
-  times the loss's factor (``fastgd._preparation.loss_step_factor``) from a uniform sample of
+  times the loss's factor (``fastgd._preparation.loss_step``) from a uniform sample of
   the stream's targets (a reservoir of ``RESERVOIR_ROWS``: a chunk of a few rows says little
   about y's robust spread);
 - the average of the iterates over the whole stream, which is the model the stream returns:
@@ -31,10 +31,10 @@ import numpy as np
 
 from . import _validation as v
 from . import schedules
+from ._curvature import stable_step
 from ._engine.backends import get_backend
 from ._engine.driver import run_problem
 from ._fit import run_fit
-from ._curvature import stable_step
 from ._preparation import (Scaling, continued, finish_offsets_scales, loss_step, prepare,
                            raw_scaling)
 
@@ -179,8 +179,9 @@ def continuation_of(result, scaling, Y, weights):
     schedule, seen = result.learning_rate, 0
     if scaling.standardised:
         stride = max(1, len(Y) // RESERVOIR_ROWS)
-        targets, seen = sample_targets(None, 0, Y[::stride],
-                                       None if weights is None else weights[::stride], 0)
+        targets = sample_targets(None, 0, Y[::stride],
+                                 None if weights is None else weights[::stride], 0)[0]
+        seen = len(Y) if weights is None else int(np.count_nonzero(weights))  # rows stood for
         settings = result.settings
         factor = loss_step(Y, weights, scaling.y_scale, settings["loss"],
                            settings["epsilon"])[0]

@@ -11,7 +11,8 @@ import scipy.sparse as sp
 
 import fastgd
 from fastgd._engine.groups import Loss
-from fastgd._engine.loss_functions import LOSSES, loss_slope, loss_value, slopes, values
+from fastgd._engine.loss_functions import (LOSSES, loss_value, slope_from, slope_terms, slopes,
+                                           values)
 from fastgd.datasets import make_messy_problem, make_outlier_problem, make_problem
 from fastgd.schedules import Constant
 from helpers import REDUCED, exact_loss_fit, loss_objective
@@ -37,6 +38,11 @@ def _problem(name, seed=0):
         X, y, *_ = make_problem(name, seed)
         return X, y, None
     return make_messy_problem(name, seed)
+
+
+def loss_slope(kind, r, epsilon, quantile):
+    """The slope of the loss ``kind`` at ``r``, as the kernels compute it."""
+    return slope_from(r, *slope_terms(kind, epsilon, quantile))
 
 
 def _excess(X, y, weights, result, loss, quantile=0.5, epsilon=0.1):

@@ -12,9 +12,9 @@ parameters are scikit-learn's (``SGDRegressor``; the pinball loss of ``QuantileR
 ``epsilon`` is in y's units. ``"auto"`` fits in the standardised space of
 ``groups.Standardisation``, ``r' = r / y_scale``: there every loss is the same loss with
 ``epsilon' = epsilon / y_scale``, times ``y_scale ** power`` (:func:`unit_power`), so both
-have the same minimiser. :func:`loss_value` and :func:`loss_slope` take one residual (the
-kernels compile them, ``shared``); :func:`values` and :func:`slopes` are their vectorised
-twins for the NumPy engine.
+have the same minimiser. :func:`loss_value` and :func:`slope_from` (with the loss's
+:func:`slope_terms`) take one residual (the kernels compile them, ``shared``);
+:func:`values` and :func:`slopes` are their vectorised twins for the NumPy engine.
 """
 
 import numpy as np
@@ -63,6 +63,16 @@ def step_factor(kind, epsilon, spread):
     return 1.0
 
 
+def bounded_slopes(kind, epsilon, spread):
+    """Whether the loss's slopes are bounded where the residuals are (``epsilon`` and
+    ``spread`` as in :func:`step_factor`): the linear losses, and Huber where ``epsilon`` is
+    below y's robust spread for some target. Their first step comes from the typical rows,
+    not the outlying ones (``fastgd._curvature.stable_step``'s ``typical``)."""
+    if kind == HUBER:
+        return bool(np.any(epsilon < spread))
+    return kind in (EPSILON_INSENSITIVE, QUANTILE)
+
+
 @shared
 def loss_value(kind, r, epsilon, quantile):
     """The loss ``kind`` of the residual ``r``."""
@@ -77,16 +87,6 @@ def loss_value(kind, r, epsilon, quantile):
         excess = max(a - epsilon, 0.0)
         return excess * excess
     return (1.0 - quantile) * r if r > 0.0 else -quantile * r
-
-
-def bounded_slopes(kind, epsilon, spread):
-    """Whether the loss's slopes are bounded where the residuals are (``epsilon`` and
-    ``spread`` as in :func:`step_factor`): the linear losses, and Huber where ``epsilon`` is
-    below y's robust spread for some target. Their first step comes from the typical rows,
-    not the outlying ones (``fastgd._curvature.stable_step``'s ``typical``)."""
-    if kind == HUBER:
-        return bool(np.any(epsilon < spread))
-    return kind in (EPSILON_INSENSITIVE, QUANTILE)
 
 
 @shared
@@ -113,14 +113,6 @@ def slope_from(r, a, b, c, f, e):
     return a * r + b * min(max(r, -e), e) + (above - below) + f
 
 
-@shared
-def loss_slope(kind, r, epsilon, quantile):
-    """The derivative of the loss ``kind`` at the residual ``r`` (at a kink, the middle of the
-    subgradient for the quantile loss and 0 for epsilon-insensitive)."""
-    a, b, c, f, e = slope_terms(kind, epsilon, quantile)
-    return slope_from(r, a, b, c, f, e)
-
-
 def values(loss, R):
     """:func:`loss_value` of every residual of ``R`` (rows, targets) for the :class:`Loss`
     ``loss``."""
@@ -139,7 +131,8 @@ def values(loss, R):
 
 
 def slopes(loss, R):
-    """:func:`loss_slope` of every residual of ``R`` (rows, targets)."""
+    """The slope (:func:`slope_from`) at every residual of ``R`` (rows, targets): at a kink,
+    the middle of the subgradient for the quantile loss and 0 for epsilon-insensitive."""
     kind, epsilon = loss.kind, loss.epsilon
     if kind == SQUARED_ERROR:
         return R

@@ -25,7 +25,7 @@ def _sparse_sums(rows, loss, work):
     return sparse_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
                        work.V, np.zeros(d), np.zeros(k), work.c, work.inv_y_scale, work.G,
                        work.r_sum, np.zeros(d, dtype=np.int64), np.empty(d, dtype=np.int64),
-                       -1, loss.kind, loss.epsilon, loss.quantile)[0]
+                       -1, loss.kind, slope_terms_of(loss, work.V))[0]
 
 
 def _sums(rows, loss, work):

@@ -26,12 +26,12 @@ import math
 
 import numpy as np
 
-from .._engine.loss_functions import SQUARED_ERROR, loss_slope
+from .._engine.loss_functions import SQUARED_ERROR, slope_from
 from ..schedules import step_size
 from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
-from .updates import PREFETCH_DISTANCE, average_in
+from .updates import PREFETCH_DISTANCE, average_in, slope_terms_of
 
 _step_size = kernel(step_size)
 
@@ -53,7 +53,7 @@ def _prefetch_row(X, Y, weights, index, p):
 
 @inlined_reassociating_kernel
 def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touched, mark,
-              n_touched, loss, epsilon, quantile):
+              n_touched, loss, terms):
     """Add row ``i`` (weight ``s``) into the sums of target ``t``; with ``t == 0`` list the
     columns it touches first. Returns the number of columns listed."""
     data, indices, indptr, _ = X
@@ -65,7 +65,9 @@ def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touch
         r += data[q] * U[t, j]
         drift += data[q] * shift[j]
     r += drift * S[t]
-    r = s * (r if loss == SQUARED_ERROR else loss_slope(loss, r, epsilon[t], quantile))
+    if loss != SQUARED_ERROR:
+        r = slope_from(r, terms[t, 0], terms[t, 1], terms[t, 2], terms[t, 3], terms[t, 4])
+    r *= s
     r_sum[t] += r
     if t == 0:
         for q in range(lo, hi):
@@ -83,11 +85,12 @@ def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touch
 
 @inlined_reassociating_kernel
 def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                touched, mark, loss, epsilon, quantile):
+                touched, mark, loss, terms):
     """Add into ``G[t]`` the sums ``sum(s g x)`` of target ``t`` over the rows
     ``index[start:stop]`` of the :class:`Csr` ``X``, and write ``sum(s g)`` into ``r_sum[t]``,
     for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c`` (``g``: the
-    slope of the loss at the row's residual, as in ``updates.gradient_sums``).
+    slope of the loss, code ``loss`` and slope terms ``terms[t]``, at the row's residual, as in
+    ``updates.gradient_sums``).
 
     The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
     ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns
@@ -96,15 +99,14 @@ def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, 
     """
     if loss == SQUARED_ERROR:
         return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale,
-                                 G, r_sum, stamp, touched, mark, SQUARED_ERROR, epsilon,
-                                 quantile)
+                                 G, r_sum, stamp, touched, mark, SQUARED_ERROR, terms)
     return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G,
-                             r_sum, stamp, touched, mark, loss, epsilon, quantile)
+                             r_sum, stamp, touched, mark, loss, terms)
 
 
 @inlined_reassociating_kernel
 def _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum,
-                      stamp, touched, mark, loss, epsilon, quantile):
+                      stamp, touched, mark, loss, terms):
     """:func:`sparse_sums`' loop."""
     k = Y.shape[1]
     n_index = index.shape[0]
@@ -119,11 +121,11 @@ def _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_s
         s = row_weight(weights, i)
         if k == 1:  # the target index a constant (as in ``updates.gradient_sums``)
             n_touched = _row_sums(X, Y, i, s, 0, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                                  touched, mark, n_touched, loss, epsilon, quantile)
+                                  touched, mark, n_touched, loss, terms)
         else:
             for t in range(k):
                 n_touched = _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum,
-                                      stamp, touched, mark, n_touched, loss, epsilon, quantile)
+                                      stamp, touched, mark, n_touched, loss, terms)
         weight += s
     return weight, n_touched
 
@@ -220,7 +222,7 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
     U, c, G, r_sum, inv_y_scale = work.V, work.c, work.G, work.r_sum, work.inv_y_scale
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
-    loss_kind, epsilon, quantile = loss
+    terms = slope_terms_of(loss, U)
     k, d = coef.shape
     n = X.shape[0]
     penalised = False
@@ -249,8 +251,8 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
         for i in range(k):
             c[i] = intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
         weight, n_touched = sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c,
-                                        inv_y_scale, G, r_sum, stamp, touched, t, loss_kind,
-                                        epsilon, quantile)
+                                        inv_y_scale, G, r_sum, stamp, touched, t, loss.kind,
+                                        terms)
         averaging = 0 <= average_start <= t
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             divisor = (stop - start) * mean_weight
