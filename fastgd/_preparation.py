@@ -328,6 +328,18 @@ def penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale, power=2):
     return np.minimum(l1, MAX_MAGNITUDE), np.minimum(l2, MAX_MAGNITUDE)
 
 
+def normal_weights(weights, mean_weight=None):
+    """``weights`` and ``mean_weight`` (their mean when None), both scaled by one power of two
+    when that mean is below the smallest normal float64, whose inverse would overflow: the fit
+    does not depend on the weights' scale, and a power of two scales them exactly."""
+    mean = float(weights.mean()) if mean_weight is None else float(mean_weight)
+    if mean >= np.finfo(np.float64).tiny:
+        return weights, mean_weight
+    exponent = -int(np.frexp(mean)[1])
+    return (np.ldexp(weights, exponent),
+            None if mean_weight is None else float(np.ldexp(mean_weight, exponent)))
+
+
 def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_intercept, loss,
             epsilon, quantile, penalty, alpha, l1_ratio, average_start, early_stopping,
             validation_fraction, batch_size, drop_last, shuffle, seed, epochs, tol,
@@ -345,6 +357,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     """
     d = X.shape[1]
     k = Y.shape[1]
+    if weights is not None:
+        weights, mean_weight = normal_weights(weights, mean_weight)
     validation = None
     if early_stopping:
         X, Y, weights, X_val, Y_val, weights_val = split_validation(

@@ -77,3 +77,16 @@ def test_bad_weights_are_refused(weights, match):
 def test_weights_of_complex_type_are_refused():
     with pytest.raises(TypeError, match="sample_weight is complex"):
         fastgd.fit(np.ones((3, 1)), np.ones(3), sample_weight=np.ones(3) * 1j)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_subnormal_weights_fit_like_unit_weights(backend, dtype):
+    """Weights of 2e-313 (Hypothesis found them): their mean's inverse overflows, which made
+    the kernels' relative weights infinite; the fit does not depend on the weights' scale."""
+    X, y, _, _ = make_problem("several", random_state=0)
+    X, y = X[:200].astype(dtype), y[:200].astype(dtype)
+    kwargs = dict(batch_size=8, epochs=5, tol=None, random_state=0, backend=backend)
+    unit = fastgd.fit(X, y, **kwargs)
+    tiny = fastgd.fit(X, y, sample_weight=np.full(200, 2.22507386e-313), **kwargs)
+    np.testing.assert_allclose(tiny.coef, unit.coef, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tiny.loss_history, unit.loss_history, rtol=1e-5)
