@@ -22,7 +22,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
     robust (Huber, epsilon-insensitive) or quantile, by ``loss``.
 
     The parameters are those of :func:`fastgd.fit` with the same names and defaults (``epochs``
-    is the most passes over the data); see there for their meaning.
+    is the most passes over the data); see there for their meaning. ``n_jobs`` applies to
+    ``fit``; ``partial_fit`` runs on one thread (its chunks are usually small).
 
     Attributes
     ----------
@@ -60,8 +61,8 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
                  loss="squared_error", epsilon=0.1, quantile=0.5,
                  penalty=None, alpha=0.0001, l1_ratio=0.15, average=False,
                  early_stopping=False, validation_fraction=0.1, shuffle=True, drop_last=False,
-                 tol=1e-4, n_iter_no_change=5, random_state=None, backend="auto",
-                 progress=None):
+                 tol=1e-4, n_iter_no_change=5, random_state=None, n_jobs=None,
+                 backend="auto", progress=None):
         self.batch_size = batch_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -80,6 +81,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.backend = backend
         self.progress = progress
 
@@ -110,7 +112,7 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
             drop_last=self.drop_last, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change, coef_init=coef_init,
             intercept_init=intercept_init, random_state=self.random_state,
-            backend=self.backend, progress=self.progress)
+            n_jobs=self.n_jobs, backend=self.backend, progress=self.progress)
         weights = check_sample_weight(sample_weight, X.shape[0])
         self._continuation = continuation_of(result, scaling, y.reshape(X.shape[0], -1),
                                              weights)

@@ -6,6 +6,7 @@ from . import _validation as v
 from ._engine.backends import get_backend
 from ._engine.blocks import fit_chunks
 from ._engine.driver import run_problem
+from ._engine.threads import fit_threads, thread_count
 from ._preparation import prepare, streamed_problem
 from ._progress import run_watched, wants_watching
 from ._results import make_result
@@ -15,7 +16,8 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         fit_intercept=True, loss="squared_error", epsilon=0.1, quantile=0.5, penalty=None,
         alpha=0.0001, l1_ratio=0.15, average=False, early_stopping=False,
         validation_fraction=0.1, shuffle=True, drop_last=False, tol=1e-4, n_iter_no_change=5,
-        coef_init=None, intercept_init=None, random_state=None, backend="auto", progress=None):
+        coef_init=None, intercept_init=None, random_state=None, n_jobs=None, backend="auto",
+        progress=None):
     """Fit a linear model by mini-batch gradient descent: least squares, robust or quantile.
 
     Minimises ``(1 / N) * sum_i s_i * L(x_i . w + b - y_i) + penalty(w)`` with sample weights
@@ -106,6 +108,15 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
     random_state : None, int or numpy.random.Generator, default None
         Seed of the shuffling and of the validation split; the same int gives bit-identical
         results on the same backend.
+    n_jobs : int or None, default None
+        Threads of the fit (None: 1; -1: every core). With more than one, each thread runs
+        the epoch on its own share of the rows from the same model, and the threads' models
+        are averaged after every epoch (the shares change from epoch to epoch); the stopping
+        rule checks the average. Results then differ from ``n_jobs=1`` (a different, equally
+        valid descent) but are reproducible for a fixed ``random_state`` and ``n_jobs``. A
+        thread gets at least 64 batches of rows, so small data runs on fewer threads (the
+        result's ``settings["n_jobs"]`` says how many ran). Not with ``early_stopping`` or
+        ``average``; memory-mapped X runs on one thread.
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
         ``"auto"`` takes Numba when it imports.
@@ -148,7 +159,7 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
 def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, fit_intercept,
                     loss, epsilon, quantile, penalty, alpha, l1_ratio, average, early_stopping,
                     validation_fraction, shuffle, drop_last, tol, n_iter_no_change, coef_init,
-                    intercept_init, random_state, backend, progress):
+                    intercept_init, random_state, n_jobs, backend, progress):
     """:func:`fit`, returning also the fit's ``Scaling`` (its standardisation, which a stream
     that goes on from the fitted model starts from).
 
@@ -170,14 +181,22 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
                                                options["fit_intercept"])
     backend = get_backend(v.check_backend(backend))
     seed = v.check_random_state(random_state)
+    n_jobs = v.check_n_jobs(n_jobs)
+    if n_jobs > 1:
+        _refuse(dict(early_stopping=options["early_stopping"], average=average_start >= 0),
+                f"cannot be used with n_jobs={n_jobs} (they run on one thread): pass n_jobs=1, "
+                "or leave n_jobs out")
     if progress is not None:
         v.check_bool(progress, "progress")
     Y = y.reshape(X.shape[0], -1)
     settings = dict(options, average=average, sample_weight=weights is not None,
                     warm_start=coef_init is not None or intercept_init is not None,
-                    sparse=v.is_sparse(X))
+                    sparse=v.is_sparse(X), n_jobs=1)
     if streamed:
-        _refuse_streamed(options, average_start, coef_init, intercept_init)
+        _refuse(dict(early_stopping=options["early_stopping"], average=average_start >= 0,
+                     coef_init=coef_init is not None, intercept_init=intercept_init is not None),
+                "cannot be used with memory-mapped X, which is streamed chunk by chunk: leave "
+                "them out, or load X into memory (np.asarray(X))")
         problem = streamed_problem(X, Y, weights, seed, options)
         settings.update(average=False, streamed=True)
 
@@ -186,23 +205,22 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
     else:
         problem = prepare(X, Y, weights, coef_init=coef_start, intercept_init=intercept_start,
                           average_start=average_start, seed=seed, **options)
+        settings["n_jobs"] = threads = thread_count(n_jobs, problem.rows.X.shape[0],
+                                                    problem.setup.plan.batch_size)
 
         def run(control, histories):
+            if threads > 1:
+                return fit_threads(problem, threads, backend.name, control, histories)
             return run_problem(problem, backend, control, histories)
     return run_fit(problem, run, X, y, backend.name, settings, progress)[0], problem.scaling
 
 
-def _refuse_streamed(options, average_start, coef_init, intercept_init):
-    """A clear error for the options a memory-mapped (streamed) fit does not take."""
-    unsupported = [name for name, used in (("early_stopping", options["early_stopping"]),
-                                           ("average", average_start >= 0),
-                                           ("coef_init", coef_init is not None),
-                                           ("intercept_init", intercept_init is not None))
-                   if used]
+def _refuse(used, why):
+    """A ValueError naming the options of ``used`` (name -> whether given) that are set,
+    followed by ``why`` (what to do)."""
+    unsupported = [name for name, given in used.items() if given]
     if unsupported:
-        raise ValueError(f"{', '.join(unsupported)} cannot be used with memory-mapped X, which "
-                         "is streamed chunk by chunk: leave them out, or load X into memory "
-                         "(np.asarray(X)).")
+        raise ValueError(f"{', '.join(unsupported)} {why}.")
 
 
 def run_fit(problem, run, X, y, backend_name, settings, progress):

@@ -364,6 +364,22 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_n_jobs(n_jobs):
+    """Threads of one fit: ``None`` is 1, a negative ``n_jobs`` counts back from the cores
+    (-1: all of them, -2: all but one), as in scikit-learn."""
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, _INTEGERS):
+        raise TypeError(f"n_jobs must be None or a non-zero integer, got {n_jobs!r} "
+                        f"({type(n_jobs).__name__}).")
+    if n_jobs == 0:
+        raise ValueError("n_jobs must not be 0: pass None or 1 for one thread, -1 for every "
+                         "core, or a number of threads.")
+    if n_jobs > 0:
+        return int(n_jobs)
+    return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+
+
 def check_bool(value, name):
     """Return ``value`` if it is a bool (NumPy bools included), else raise TypeError."""
     if not isinstance(value, (bool, np.bool_)):

@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from . import _validation as v
 from ._engine.backends import get_backend
-from ._engine.blocks import block_epoch, block_seed, blocks_setup
+from ._engine.blocks import average_models, block_epoch, block_seed, blocks_setup
 from ._engine.driver import Blocks, run_blocks
 from ._engine.groups import Model, batches
 from ._engine.moments import moment_shift
@@ -117,9 +117,8 @@ class DaskBlocks(Blocks):
             call(xb, yb, wb, setup, model, eta, epoch, n_updates, block_seed(self.seed, b),
                  self.backend_name)
             for b, (xb, yb, wb) in enumerate(self.blocks)])
-        coef = sum(s * r[0].coef for s, r in zip(self.share, results, strict=True))
-        intercept = sum(s * r[0].intercept for s, r in zip(self.share, results, strict=True))
-        return Model(coef, intercept), max(r[1] for r in results)
+        return (average_models([model for model, _ in results], self.share),
+                max(t for _, t in results))
 
 
 def _sample_problem(X, Y, W, options, seed):

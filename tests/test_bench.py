@@ -11,7 +11,8 @@ def test_quick_bench_prints_every_case():
     text = "\n".join(lines)
     for case in _bench.QUICK_CASES:
         assert case.name in text
-    for method in ("fastgd numba", "fastgd numpy", "lecture NumPy loop", "X.sum() (one pass)"):
+    for method in ("fastgd numba", "fastgd numba n_jobs=2", "fastgd numpy", "lecture NumPy loop",
+                   "X.sum() (one pass)"):
         assert method in text
     assert "relative excess MSE" in text and "two threads" in text
 
@@ -29,9 +30,10 @@ def test_time_to_solution_table_lists_every_method_and_both_conditions():
     _bench.run_bench(quick=True, solution_only=True, out=lines.append)
     rows = [line for line in lines if line.startswith("| 5,000") or line.startswith("| 2,000")]
     assert len(rows) == 4 and sum("| ill |" in row for row in rows) == 2
-    for row in rows:  # fastgd's excess is in the fifth column, scikit-learn's in the last
+    for row in rows:  # fastgd's excess is in the fifth column, scikit-learn's in the eighth
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert float(cells[4]) <= 1e-3 and cells[6].endswith(" s")
+        assert float(cells[10]) <= 1e-3  # n_jobs=2
 
 
 def test_ill_conditioned_data_is_ill_conditioned():

@@ -85,6 +85,15 @@ def test_options_reach_the_fit(tmp_path, data):
     assert model.learning_rate == fastgd.schedules.Constant(1e-7)
 
 
+def test_threads_reach_the_fit(tmp_path, data):
+    done = fastgd_cli("fit", "houses.csv", "--target", "price", "--n-jobs", "0", cwd=tmp_path)
+    assert done.returncode != 0 and "n_jobs must not be 0" in done.stderr
+    done = fastgd_cli("fit", "houses.csv", "--target", "price", "--n-jobs", "2", "--out",
+                      "m.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert fastgd.load(tmp_path / "m.json").settings["n_jobs"] in (1, 2)
+
+
 def test_progress_on_request_even_in_a_pipe(tmp_path, data):
     done = fastgd_cli("fit", "houses.csv", "--target", "price", "--epochs", "5", "--tol", "none",
                       "--progress", cwd=tmp_path)

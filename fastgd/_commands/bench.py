@@ -85,9 +85,9 @@ def spread(values, digits=6):
             f"{values.max():.{digits}f})")
 
 
-def fastgd_fit(X, y, batch_size, epochs, backend):
+def fastgd_fit(X, y, batch_size, epochs, backend, n_jobs=1):
     return fit(X, y, batch_size=batch_size, epochs=epochs, tol=None, random_state=0,
-               learning_rate=schedules.Constant(STEP), backend=backend)
+               learning_rate=schedules.Constant(STEP), backend=backend, n_jobs=n_jobs)
 
 
 def lecture_loop(X, y, batch_size, epochs, seed=0):
@@ -151,6 +151,7 @@ def peers():
     """Name -> function(X, y, batch_size, epochs) of every method that can run here."""
     methods = {
         "fastgd numba": lambda X, y, b, e: fastgd_fit(X, y, b, e, "numba"),
+        "fastgd numba n_jobs=2": lambda X, y, b, e: fastgd_fit(X, y, b, e, "numba", 2),
         "fastgd numpy": lambda X, y, b, e: fastgd_fit(X, y, b, e, "numpy"),
         "lecture NumPy loop": lecture_loop,
     }
@@ -169,7 +170,7 @@ def compare(case, repeats, out):
     timings = {}
     for name, method in peers().items():
         method(X[:256], y[:256], case.batch_size, 1)  # warm up: compile, imports
-        runs = repeats if name == "fastgd numba" or case.whole_fit else 1
+        runs = repeats if name.startswith("fastgd numba") or case.whole_fit else 1
 
         def run(epochs):
             return method(X, y, case.batch_size, epochs)
@@ -184,7 +185,9 @@ def compare(case, repeats, out):
         seconds = np.median(values)
         note = f"{seconds / reference:8.1f}x fastgd numba" if name != "fastgd numba" else ""
         if name.startswith("X.sum"):
-            note = f"fastgd numba = {reference / seconds:.1f}x this floor"
+            threads = np.median(timings["fastgd numba n_jobs=2"])
+            note = (f"fastgd numba = {reference / seconds:.1f}x this floor "
+                    f"({threads / seconds:.1f}x with n_jobs=2)")
         out(f"  {name:22} {spread(values):>30} {unit}   {note}")
     return {name: float(np.median(values)) for name, values in timings.items()}
 
@@ -256,8 +259,10 @@ def time_to_solution(out, shapes=SOLUTION_SHAPES):
 
         sgd(*make_data(200, 3))
     fit(*make_data(200, 3), random_state=0)
+    fit(*make_data(5000, 3), random_state=0, n_jobs=2)
     out("\n| shape | data | fastgd default | epochs | excess | lstsq | sklearn SGD pipeline "
-        "| excess |\n|---|---|---|---|---|---|---|---|")
+        "| excess | fastgd n_jobs=2 | epochs | excess |\n|---|---|---|---|---|---|---|---|---|---|"
+        "---|")
     for n_samples, n_features in shapes:
         for ill in (False, True):
             X, y = conditioned_data(n_samples, n_features, ill)
@@ -277,8 +282,13 @@ def time_to_solution(out, shapes=SOLUTION_SHAPES):
                 model = sgd(X, y)
                 t_sgd = time.perf_counter() - start
                 peer = (f"{t_sgd:.2f} s | {np.mean((model.predict(X) - y) ** 2) / best - 1:.1e}")
+            start = time.perf_counter()
+            threaded = fit(X, y, random_state=0, n_jobs=2)
+            t_threaded = time.perf_counter() - start
+            threaded_excess = np.mean((threaded.predict(X) - y) ** 2) / best - 1
             out(f"| {n_samples:,} x {n_features:,} | {'ill' if ill else 'well'} | "
-                f"{t_fit:.2f} s | {result.n_epochs} | {excess:.1e} | {t_lstsq:.2f} s | {peer} |")
+                f"{t_fit:.2f} s | {result.n_epochs} | {excess:.1e} | {t_lstsq:.2f} s | {peer} | "
+                f"{t_threaded:.2f} s | {threaded.n_epochs} | {threaded_excess:.1e} |")
 
 
 def accuracy(out, seeds=5, max_epochs=200):

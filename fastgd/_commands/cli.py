@@ -78,6 +78,7 @@ def add_fit_arguments(parser):
     options.add_argument("--tol", type=number_or_none, default=1e-4, help="a number, or none")
     options.add_argument("--n-iter-no-change", type=int, default=5)
     options.add_argument("--random-state", type=int)
+    options.add_argument("--n-jobs", type=int, help="threads of the fit (-1: every core)")
     options.add_argument("--backend", choices=["auto", "numba", "numpy"], default="auto")
 
 
@@ -192,7 +193,7 @@ def _fit_data(args, X, Y, weights, features, targets, inputs):
                          validation_fraction=args.validation_fraction, shuffle=args.shuffle,
                          drop_last=args.drop_last, tol=args.tol,
                          n_iter_no_change=args.n_iter_no_change, random_state=args.random_state,
-                         backend=args.backend, progress=args.progress)
+                         n_jobs=args.n_jobs, backend=args.backend, progress=args.progress)
     except (ValueError, TypeError, DivergenceError) as exc:
         raise CommandError(f"{args.data}: {exc}") from None
     metadata = {"data": str(args.data), "features": features, "target": targets}

@@ -31,6 +31,8 @@ class Backend(NamedTuple):
     moment_sums : callable or None
         ``(rows, standard, shift, sums, products) -> total weight``, or None when the training
         losses at checks are always passes.
+    shuffle : callable
+        ``(index, seed, epoch)``: shuffle the row numbers in ``index`` in place.
     """
 
     name: str
@@ -39,13 +41,14 @@ class Backend(NamedTuple):
     gradient: Callable
     step: Callable
     moment_sums: Callable | None
+    shuffle: Callable
 
 
 _NO_MOMENTS = np.empty((0, 0))
 _NO_Q = np.empty(0)
 
 NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gradient,
-                reference.proximal_step, None)
+                reference.proximal_step, None, reference.shuffle_rows)
 
 
 #: A kernel call that has been compiling for this long says so on stderr (once per kind of
@@ -105,7 +108,7 @@ _announced = set()  # kinds of rows whose compiling was announced
 
 def _numba_backend():
     """The :class:`Backend` of the Numba kernels (compiled on first use, then cached)."""
-    from .._kernels import epochs, losses, passes
+    from .._kernels import epochs, losses, passes, random
 
     def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
                    validation, histories, control):
@@ -135,7 +138,10 @@ def _numba_backend():
         return _call("moment_sums", rows, losses.moment_sums, read_only(rows), standard, shift,
                      sums, products)
 
-    return Backend("numba", run_epochs, objective, gradient, step, moment_sums)
+    def shuffle(index, seed, epoch):
+        _call("shuffle", None, random.shuffle_rows, index, seed, epoch)
+
+    return Backend("numba", run_epochs, objective, gradient, step, moment_sums, shuffle)
 
 
 def get_backend(name):

@@ -32,9 +32,38 @@ def block_seed(seed, block):
     return int(np.random.SeedSequence([seed, block]).generate_state(1, np.uint64)[0] >> 1)
 
 
+def engine_epoch(rows, setup, model, eta, epoch, n_updates, seed, backend_name, average=False):
+    """One epoch of the engine, with no checks, over the rows of ``rows.index`` (in that order
+    unless ``setup.plan.shuffle``), from ``model`` (standardised), the current step ``eta`` of
+    an adaptive schedule and the step counter ``n_updates``; with ``average`` the epoch's
+    iterates are averaged.
+
+    Returns
+    -------
+    model : Model
+        The last iterate, or with ``average`` the average of the epoch's iterates.
+    iterate : Model
+        The last iterate.
+    n_updates : int
+        The step counter after the epoch.
+    """
+    n = rows.index.shape[0]
+    model = Model(model.coef.copy(), model.intercept.copy())
+    if n == 0:
+        return model, model, n_updates
+    iterate = Model(np.empty_like(model.coef), np.empty_like(model.intercept))
+    tracker = new_tracker(model, 1, eta, n_updates)
+    plan = plan_for_block(setup.plan, n, seed, epoch)._replace(
+        average_start=n_updates if average else -1)
+    get_backend(backend_name).run_epochs(
+        rows, setup.standard, setup.loss, setup.penalty, plan, setup.steps,
+        setup.checks._replace(every=0, moments=np.empty((0, 0))), model, iterate, tracker,
+        no_rows(rows), new_histories(1, rows.Y.shape[1]), np.zeros(2, dtype=np.int64))
+    return model, iterate, int(tracker.counts[UPDATES])
+
+
 def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backend_name):
-    """One epoch of the engine over one block, from ``model`` (standardised), the current step
-    ``eta`` of an adaptive schedule and the step counter ``n_updates``.
+    """One epoch of the engine over all the rows of one block (see :func:`engine_epoch`).
 
     Returns
     -------
@@ -42,20 +71,9 @@ def block_epoch(X, Y, weights, setup, model, eta, epoch, n_updates, seed, backen
     n_updates : int
         The step counter after the epoch.
     """
-    n = X.shape[0]
-    k = Y.shape[1]
-    model = Model(model.coef.copy(), model.intercept.copy())
-    if n == 0:
-        return model, n_updates
-    tracker = new_tracker(model, 1, eta, n_updates)
-    rows = Rows(X, Y, weights, index_for(n))
-    get_backend(backend_name).run_epochs(
-        rows, setup.standard, setup.loss, setup.penalty,
-        plan_for_block(setup.plan, n, seed, epoch), setup.steps,
-        setup.checks._replace(every=0, moments=np.empty((0, 0))), model,
-        Model(np.empty_like(model.coef), np.empty_like(model.intercept)), tracker, no_rows(rows),
-        new_histories(1, k), np.zeros(2, dtype=np.int64))
-    return model, int(tracker.counts[UPDATES])
+    model, _, n_updates = engine_epoch(Rows(X, Y, weights, index_for(X.shape[0])), setup, model,
+                                       eta, epoch, n_updates, seed, backend_name)
+    return model, n_updates
 
 
 class Chunks(Blocks):
@@ -90,14 +108,22 @@ class Chunks(Blocks):
         return model, n_updates
 
 
+def average_models(models, shares):
+    """The average of ``models`` weighted by ``shares`` (which sum to 1)."""
+    return Model(sum(s * m.coef for s, m in zip(shares, models, strict=True)),
+                 sum(s * m.intercept for s, m in zip(shares, models, strict=True)))
+
+
 def blocks_setup(problem, blocks, batch_size, n_rows, shift):
     """The :class:`Setup` of a fit over ``blocks`` from ``problem``, built on a sample of rows:
-    the user's ``batch_size``, and the data's moments for the checks when they pay."""
+    the user's ``batch_size``, and the data's moments for the checks when they pay (never
+    with no ``shift``: sparse rows)."""
     setup = problem.setup._replace(  # blocks pass their last iterate on, not an average
         plan=problem.setup.plan._replace(batch_size=batch_size),
         checks=problem.setup.checks._replace(average_phases=False))
     backend = get_backend(blocks.backend_name)
-    if wants_moments(backend, setup.loss, n_rows, problem.rows.X.shape[1], setup.plan.epochs):
+    if shift is not None and wants_moments(backend, setup.loss, n_rows, problem.rows.X.shape[1],
+                                           setup.plan.epochs):
         checks = setup.checks._replace(moments=blocks.moments(setup.standard, shift))
         setup = setup._replace(checks=checks)
     return setup

@@ -232,7 +232,7 @@ def run_blocks(blocks, setup, model, control, histories, restartable=False):
         if moments is None:
             losses = blocks.objective(setup, model)
         else:
-            losses = _moment_objective(setup, model, moments)
+            losses = moment_objective(setup, model, moments)
         histories.loss[run_epoch] = losses
         status = record_check(tracker, float(losses.sum()), False, model.coef, model.intercept,
                               setup.steps, checks)
@@ -250,7 +250,7 @@ def run_blocks(blocks, setup, model, control, histories, restartable=False):
                   restarts)
 
 
-def _moment_objective(setup, model, moments):
+def moment_objective(setup, model, moments):
     """Each target's objective from the data's moments (O(k d^2); the Numba backend's)."""
     from .._kernels.losses import moment_losses
 

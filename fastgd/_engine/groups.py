@@ -78,6 +78,16 @@ def read_only(rows):
     return rows._replace(X=X, Y=_read_only(rows.Y), weights=_read_only(rows.weights))
 
 
+def row_range(X, start, stop):
+    """Rows ``start`` to ``stop - 1`` of a dense or :class:`Csr` X, without copying X's
+    values (a sparse range gets its own ``indptr``, from 0)."""
+    if not isinstance(X, Csr):
+        return X[start:stop]
+    lo, hi = X.indptr[start], X.indptr[stop]
+    return Csr(X.data[lo:hi], X.indices[lo:hi], X.indptr[start:stop + 1] - lo,
+               (stop - start, X.shape[1]))
+
+
 def no_rows(rows):
     """A :class:`Rows` of no rows, of the same types as ``rows`` (of the same compiled
     version of the kernels): the validation rows of a fit without any."""

@@ -32,6 +32,12 @@ def standardised(rows, standard):
     return Z, (rows.Y.astype(np.float64) - standard.y_offset) / standard.y_scale, s, m
 
 
+def shuffle_rows(index, seed, epoch):
+    """Shuffle the row numbers in ``index`` in place, from ``(seed, epoch)`` (the twin of
+    ``fastgd._kernels.random.shuffle_rows``, with NumPy's generator)."""
+    index[:] = index[np.random.default_rng([seed, 3, epoch]).permutation(index.shape[0])]
+
+
 def _predictions(Z, m, model):
     """The standardised predictions of each row (first axis) and target."""
     return Z @ model.coef.T - m @ model.coef.T + model.intercept
@@ -120,9 +126,9 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
                validation, histories, control):
     """Run epochs over ``rows`` as ``fastgd._kernels.epochs.run_epochs`` does; return the
     epochs run."""
-    n = rows.X.shape[0]
+    n = rows.index.shape[0]
     data, val_data = standardised(rows, standard), standardised(validation, standard)
-    order = np.arange(n)
+    order = rows.index
     average = iterate
     average.coef[:], average.intercept[:] = model.coef, model.intercept
     current, every = model, checks.every if checks.every > 0 else plan.n_batches
@@ -134,7 +140,7 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
         for run_epoch in range(plan.epochs):
             epoch = plan.first_epoch + run_epoch
             if plan.shuffle:  # each epoch from its own stream, as in the kernels
-                order = np.random.default_rng([plan.seed, 0, epoch]).permutation(n)
+                order = rows.index[np.random.default_rng([plan.seed, 0, epoch]).permutation(n)]
             for batch in range(plan.n_batches):
                 rows_b = order[batch * plan.batch_size:(batch + 1) * plan.batch_size]
                 if (checks.average_phases and batch % every == 0

@@ -47,7 +47,7 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     terms = slope_terms_of(loss, X)
-    n = X.shape[0]
+    n = index.shape[0]
     for b in range(first, last):
         start = b * batch_size
         stop = min(start + batch_size, n)

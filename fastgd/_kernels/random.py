@@ -106,3 +106,12 @@ def shuffle_epoch(index, seed, epoch, state):
         index[i] = i
     seed_epoch(state, seed, epoch)
     shuffle(index, state)
+
+
+@kernel
+def shuffle_rows(index, seed, epoch):
+    """Shuffle the row numbers in ``index`` in place from epoch ``epoch``'s stream of ``seed``
+    (one thread's share of the rows, ``fastgd._engine.threads``)."""
+    state = np.empty(1, dtype=np.uint64)
+    seed_epoch(state, seed, epoch)
+    shuffle(index, state)

@@ -224,7 +224,7 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     terms = slope_terms_of(loss, U)
     k, d = coef.shape
-    n = X.shape[0]
+    n = index.shape[0]
     penalised = False
     inverse, shift = np.empty(d), np.empty(d)
     total_shift = 0.0
