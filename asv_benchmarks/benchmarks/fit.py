@@ -1,5 +1,7 @@
 """Speed, memory and accuracy of ``fastgd.fit``."""
 
+import inspect
+
 import numpy as np
 
 import fastgd
@@ -28,6 +30,29 @@ class Fit(Benchmark):
 
     def peakmem_fit(self, n_samples, n_features, batch_size, dtype, backend):
         self._fit(batch_size, backend)
+
+
+class FitThreads(Benchmark):
+    """A whole ``fastgd.fit`` call of ``EPOCHS`` epochs (tol=None) on one or two threads
+    (``n_jobs``; commits from before it skip ``n_jobs=2``)."""
+
+    params = (["1000000x10 b32", "20000x1000 b64"], ["float32", "float64"], [1, 2])
+    param_names = ["case", "dtype", "n_jobs"]
+
+    def setup(self, case, dtype, n_jobs):
+        if n_jobs != 1 and "n_jobs" not in inspect.signature(fastgd.fit).parameters:
+            raise NotImplementedError("this commit has no n_jobs")
+        shape, batch = case.split(" b")
+        n_samples, n_features = map(int, shape.split("x"))
+        self.X, self.y = make_regression(n_samples, n_features, dtype)
+        self.kwargs = dict(batch_size=int(batch), epochs=EPOCHS, tol=None, random_state=0)
+        if n_jobs != 1:
+            self.kwargs["n_jobs"] = n_jobs
+        warm_up("numba", dtype)
+        fastgd.fit(self.X[:20_000], self.y[:20_000], **self.kwargs)  # the threads' path
+
+    def time_fit(self, case, dtype, n_jobs):
+        fastgd.fit(self.X, self.y, **self.kwargs)
 
 
 class EpochKernel(Benchmark):
