@@ -52,6 +52,7 @@ def test_sparse_table_times_every_method_and_reaches_lsqr():
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(np.isfinite(float(cells[i])) for i in (1, 2, 3))
         assert float(cells[7]) <= 1e-3 and cells[8].endswith(" s")
+        assert np.isfinite(float(cells[10])) and float(cells[14]) <= 1e-3  # n_jobs=2
 
 
 def test_losses_table_times_every_loss_and_reaches_quantile_regressor():

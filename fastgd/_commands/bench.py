@@ -423,8 +423,9 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
     from scipy.sparse.linalg import lsqr
 
     out("\n| sparse data | fastgd s/epoch | fastgd l2 s/epoch | sklearn SGD s/epoch | "
-        "sklearn/fastgd | fastgd default | epochs | excess | lsqr | excess |\n"
-        "|---|---|---|---|---|---|---|---|---|---|")
+        "sklearn/fastgd | fastgd default | epochs | excess | lsqr | excess | "
+        "fastgd n_jobs=2 s/epoch | sklearn/that | default n_jobs=2 | epochs | excess |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, n_samples, n_features, density in cases:
         if quick:
             n_samples = n_samples // 10
@@ -435,7 +436,10 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
                                            learning_rate=schedules.Constant(0.01)),
                    "fastgd l2": lambda k: fit(X, y, epochs=k, tol=None, random_state=0,
                                               learning_rate=schedules.Constant(0.01),
-                                              penalty="l2", alpha=1e-4)}
+                                              penalty="l2", alpha=1e-4),
+                   "fastgd n_jobs=2": lambda k: fit(X, y, epochs=k, tol=None, random_state=0,
+                                                    learning_rate=schedules.Constant(0.01),
+                                                    n_jobs=2)}
         if _available("sklearn"):
             from sklearn.linear_model import SGDRegressor
 
@@ -456,6 +460,9 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
         result = fit(X, y, random_state=0)
         t_fit = time.perf_counter() - start
         start = time.perf_counter()
+        threaded = fit(X, y, random_state=0, n_jobs=2)
+        t_threaded = time.perf_counter() - start
+        start = time.perf_counter()
         A = hstack([X, np.ones((X.shape[0], 1))], format="csr")
         solution = lsqr(A, y, atol=1e-8, btol=1e-8)[0]
         t_lsqr = time.perf_counter() - start
@@ -463,12 +470,15 @@ def sparse(out, quick=False, repeats=3, epochs=3, cases=SPARSE_CASES):
         best = np.mean((A @ exact - y) ** 2)
         excess = np.mean((result.predict(X) - y) ** 2) / best - 1
         excess_lsqr = np.mean((A @ solution - y) ** 2) / best - 1
+        excess_threaded = np.mean((threaded.predict(X) - y) ** 2) / best - 1
         sk = per_epoch.get("sklearn")
+        two = per_epoch["fastgd n_jobs=2"]
         peer = "not installed | -" if sk is None else (
             f"{sk:.3f} | {sk / per_epoch['fastgd']:.2f}x")
         out(f"| {name} | {per_epoch['fastgd']:.3f} | {per_epoch['fastgd l2']:.3f} | {peer} | "
             f"{t_fit:.2f} s | {result.n_epochs} | {excess:.1e} | {t_lsqr:.2f} s | "
-            f"{excess_lsqr:.1e} |")
+            f"{excess_lsqr:.1e} | {two:.3f} | {'-' if sk is None else f'{sk / two:.2f}x'} | "
+            f"{t_threaded:.2f} s | {threaded.n_epochs} | {excess_threaded:.1e} |")
 
 
 #: Shapes of :func:`losses` (rows, columns, batch); the quick ones are smaller.
