@@ -136,6 +136,7 @@ def test_a_streamed_fit_makes_its_start_and_final_passes_once(tmp_path, monkeypa
     y = X @ rng.standard_normal(features) + rng.standard_normal(2400)
     monkeypatch.setattr(_streaming, "CHUNK_BYTES", 600 * 8 * features)  # 4 chunks
     monkeypatch.setattr(_moments, "MOMENT_LOSS_MIN_ROWS", 2000)
+    monkeypatch.setattr(_moments, "MOMENT_LOSS_MIN_CHECKS", 2)
     calls = {"losses": 0, "gradient": 0, "engine": 0}
     counted = {name: getattr(_driver, f"block_{name}") for name in ("losses", "gradient")}
     engine = _streaming.block_epoch
