@@ -42,7 +42,8 @@ POWER_ITERATIONS = 30
 CHUNK_BYTES = 1 << 22
 
 
-def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False):
+def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False,
+                mean_weight=None):
     """The step ``B_eff / (R2 + (B_eff - 1) * lambda_max)`` of the standardised problem.
 
     With ``typical``, ``R2`` is the mean weighted squared norm of the standardised rows,
@@ -60,13 +61,18 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typica
     fit_intercept : bool
     batch_size : int
         Rows per batch as run (at most n).
+    typical : bool, default False
+    mean_weight : float, optional
+        The mean weight the batches' gradients are divided by, when the rows are a part of
+        the fit's (a stream's chunk); default the mean of ``weights``.
 
     Returns
     -------
     float
     """
     inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
-    mean_weight = 1.0 if weights is None else float(weights.mean())
+    if mean_weight is None:
+        mean_weight = 1.0 if weights is None else float(weights.mean())
     top, top_norms, n_live = _largest_rows(X, weights, mean_weight, x_offset, inverse,
                                            fit_intercept)
     sample, share = _sample_rows(X.shape[0], weights, top, n_live)
@@ -79,6 +85,8 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typica
         if weights is not None:
             q *= weights[sample] / mean_weight
         lam, r2 = _moments_eigenvalues(Z, share, q)
+    if weights is not None:  # the rows' Hessian, relative to the mean weight of the batches
+        lam *= float(weights.mean()) / mean_weight
     r2 = min(max(r2, lam), float(top_norms.max()))
     if typical:  # E_s[(s / mean s) |z|^2], taking the weights independent of the rows
         spread = 1.0 if weights is None else float(np.mean(np.square(weights))) / mean_weight**2

@@ -401,14 +401,16 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
 def continued(problem, coef, intercept, first_epoch, first_update):
     """``problem`` run on from the standardised model ``coef, intercept`` (shapes (k, d) and
     (k,)), epoch ``first_epoch`` and step counter ``first_update``, never keeping an earlier
-    model than the last (what ``partial_fit`` continues with).
+    model than the last (what ``partial_fit`` continues with). Under ``"auto"`` a chunk's
+    shorter last batch steps as a full one (``Plan.whole_batches``).
 
     Returns
     -------
     Problem
     """
     setup = problem.setup
-    setup = setup._replace(plan=setup.plan._replace(first_epoch=first_epoch),
+    setup = setup._replace(plan=setup.plan._replace(first_epoch=first_epoch,
+                                                    whole_batches=problem.standardised),
                            checks=setup.checks._replace(keep_best=False))
     return replace(problem, setup=setup, start=Model(coef.copy(), intercept.copy()),
                    first_update=first_update)

@@ -134,6 +134,13 @@ class Continuation(NamedTuple):
     #: number of rows seen.
     targets: np.ndarray | None = None
     seen: int = 0
+    #: The sum of the weights of all the rows so far, and their number (zero weights
+    #: included): a batch's gradient is divided by its rows times their mean weight over the
+    #: whole stream, as in one fit over all the rows (a chunk's own mean would weight its
+    #: rows against each other: 2% to 12% above weighted least squares with log-normal
+    #: weights in chunks of 10 rows).
+    weight_sum: float = 0.0
+    n_rows: int = 0
 
 
 def sample_targets(targets, seen, Y, weights, seed):
@@ -193,7 +200,7 @@ def continuation_of(result, scaling, Y, weights):
     return Continuation(coef, intercept, coef.copy(), intercept.copy(), moments, schedule,
                         bool(result.settings["fit_intercept"]), int(result.n_epochs),
                         int(result.n_updates), int(result.settings["random_state"]), targets,
-                        seen)
+                        seen, total_weight, len(Y))
 
 
 def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
@@ -236,12 +243,15 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     seed = continuation.seed if random_state is None else v.check_random_state(random_state)
     auto = isinstance(options["learning_rate"], str)
     moments = merge_moments(continuation.moments if auto else None, X, Y, weights)
+    weight_sum = continuation.weight_sum + (len(Y) if weights is None else float(weights.sum()))
+    n_rows = continuation.n_rows + len(Y)
+    mean_weight = weight_sum / n_rows if weight_sum > 0 else None
     targets, seen = continuation.targets, continuation.seen
     stream_schedule = None
     if auto:
         targets, seen = sample_targets(targets, seen, Y, weights, seed)
         scaling, stream_schedule = _auto_scaling(moments, X, targets, weights, continuation,
-                                                 options)
+                                                 options, mean_weight)
     else:
         scaling = raw_scaling(d, k, options["learning_rate"])
     backend = get_backend(v.check_backend(backend))
@@ -249,7 +259,7 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     problem = prepare(X, Y, weights, coef_init=continuation.coef,
                       intercept_init=None if first else continuation.intercept,
                       average_start=continuation.n_updates if auto else -1, seed=seed,
-                      scaling=scaling, **options)
+                      scaling=scaling, mean_weight=mean_weight, **options)
     problem = continued(problem, problem.start.coef, problem.start.intercept,
                         continuation.n_epochs, continuation.n_updates)
     settings = dict(options, average=auto, sample_weight=weights is not None,
@@ -273,7 +283,7 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
         coef, intercept, average_coef, average_intercept,
         moments if auto else None, stream_schedule or result.learning_rate,
         options["fit_intercept"], continuation.n_epochs + result.n_epochs, result.n_updates,
-        seed, targets, seen)
+        seed, targets, seen, weight_sum, n_rows)
 
 
 def _check_continuable(continuation, d, k, fit_intercept):
@@ -289,15 +299,16 @@ def _check_continuable(continuation, d, k, fit_intercept):
             f"{continuation.fit_intercept}: call fit (or start a new estimator) to change it.")
 
 
-def _auto_scaling(moments, X, targets, weights, continuation, options):
+def _auto_scaling(moments, X, targets, weights, continuation, options, mean_weight):
     """The :class:`Scaling` of a call of an ``"auto"`` stream: running standardisation and the
-    smallest step stable for the chunks so far, times the loss's factor for the sample of
-    ``targets``; and the stream's schedule (of that stable step) for the next call."""
+    smallest step stable for the chunks so far (their weights relative to the stream's
+    ``mean_weight``), times the loss's factor for the sample of ``targets``; and the stream's
+    schedule (of that stable step) for the next call."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
     x_offset, x_scale, _, y_scale = offsets_scales
     factor, typical = loss_step(targets, None, y_scale, options["loss"], options["epsilon"])
     step = stable_step(X, weights, x_offset, x_scale, options["fit_intercept"],
-                       min(options["batch_size"], X.shape[0]), typical)
+                       min(options["batch_size"], X.shape[0]), typical, mean_weight)
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
     if options["loss"] in NON_SMOOTH:  # Robbins-Monro: the averaged iterates then converge

@@ -152,6 +152,14 @@ class Plan(NamedTuple):
         gradient is ``sum(s r z) / (rows * mean_weight)``: an unbiased estimate of the full
         gradient, where dividing by the batch's own ``sum(s)`` would weight a batch's rows
         against each other and, with uneven weights, converge to another model.
+    whole_batches : bool
+        Whether ``rows`` above is ``batch_size`` for every batch (a call of an ``"auto"``
+        stream): a chunk's shorter last batch then steps as a full batch whose missing rows
+        weigh 0, a step the stream's step keeps stable, where dividing by its own rows would
+        take a full batch's step on the noise of a few rows (in chunks of 100 rows and
+        batches of 32, every chunk has one; with log-normal weights they blew the stream
+        up). Fits divide by the batch's rows, as the lecture's loop does: one short batch an
+        epoch, whose rows change from epoch to epoch.
     """
 
     fit_intercept: bool
@@ -164,6 +172,7 @@ class Plan(NamedTuple):
     first_epoch: int
     epochs: int
     mean_weight: float
+    whole_batches: bool = False
 
 
 class Checks(NamedTuple):

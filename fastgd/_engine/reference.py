@@ -150,7 +150,8 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
                 G, r_sum, weight = _gradient(data, loss, rows_b, model)
                 if weight > 0:  # unbiased: divided by the rows' expected weight, not their own
                     proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
-                                  (G, r_sum, len(rows_b) * plan.mean_weight))
+                                  (G, r_sum, plan.mean_weight * (
+                                      plan.batch_size if plan.whole_batches else len(rows_b))))
                 t += 1
                 if interval_averages and batch % every == 0:
                     average_start = t - 1  # each check evaluates its interval's average

@@ -46,6 +46,7 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
         inv_y_scale[i] = work.inv_y_scale[i]
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
+    whole_batches = plan.whole_batches
     terms = slope_terms_of(loss, X)
     n = index.shape[0]
     for b in range(first, last):
@@ -58,7 +59,8 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
                                loss.kind, terms, 1.0 / mean_weight)
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
-                          r_sum, stop - start)  # the weights came relative to their mean
+                          r_sum, batch_size if whole_batches else stop - start)
+            # (the weights came relative to their mean)
         t += 1
         if 0 <= average_start < t:
             average_in(coef, intercept, avg_coef, avg_intercept, t - average_start)

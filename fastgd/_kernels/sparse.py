@@ -255,7 +255,7 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
                                         terms)
         averaging = 0 <= average_start <= t
         if weight > 0.0:  # a batch whose weights are all zero makes no step
-            divisor = (stop - start) * mean_weight
+            divisor = (batch_size if plan.whole_batches else stop - start) * mean_weight
             rate = step / divisor
             if penalised:
                 _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, step, rate)
