@@ -114,8 +114,9 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         are averaged after every epoch (the shares change from epoch to epoch); the stopping
         rule checks the average. Results then differ from ``n_jobs=1`` (a different, equally
         valid descent) but are reproducible for a fixed ``random_state`` and ``n_jobs``. A
-        thread gets at least 64 batches of rows, so small data runs on fewer threads (the
-        result's ``settings["n_jobs"]`` says how many ran). Not with ``early_stopping`` or
+        thread gets at least 64 batches and about 2 million entries of X (a sparse entry counts
+        8), so smaller data runs on fewer threads (the result's ``settings["n_jobs"]`` says
+        how many ran). Not with ``early_stopping`` or
         ``average``; memory-mapped X runs on one thread.
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
@@ -205,7 +206,7 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
     else:
         problem = prepare(X, Y, weights, coef_init=coef_start, intercept_init=intercept_start,
                           average_start=average_start, seed=seed, **options)
-        settings["n_jobs"] = threads = thread_count(n_jobs, problem.rows.X.shape[0],
+        settings["n_jobs"] = threads = thread_count(n_jobs, problem.rows.X,
                                                     problem.setup.plan.batch_size)
 
         def run(control, histories):

@@ -14,6 +14,8 @@ import pytest
 
 import fastgd
 from fastgd import schedules
+from fastgd._engine import threads
+from fastgd._engine.groups import csr_of
 from fastgd._engine.threads import MIN_SHARE_BATCHES, mix_shares, share_bounds, thread_count
 from fastgd.datasets import make_messy_problem, make_problem, make_sparse_problem
 
@@ -23,6 +25,14 @@ from helpers import REDUCED, excess_mse, lstsq_fit, weighted_excess_mse
 TWO_THREADS_ROWS = 2 * MIN_SHARE_BATCHES * 16
 
 
+@pytest.fixture(autouse=True)
+def small_shares(monkeypatch, request):
+    """Threads on small problems: the least work a share takes is a matter of speed, which
+    ``test_thread_count_...`` checks; the rest of this file checks what the threads compute."""
+    if "thread_count" not in request.node.name:
+        monkeypatch.setattr(threads, "MIN_SHARE_ENTRIES", 0)
+
+
 def _gaussian(n, d, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d)) * rng.uniform(0.5, 3.0, d) + rng.uniform(-2, 2, d)
@@ -30,12 +40,22 @@ def _gaussian(n, d, seed=0):
     return X, y
 
 
-def test_thread_count_gives_each_thread_enough_batches():
-    assert thread_count(1, 10**6, 32) == 1
-    assert thread_count(2, 10**6, 32) == 2
-    assert thread_count(8, 10**6, 32) == 8
-    assert thread_count(2, 2 * MIN_SHARE_BATCHES * 32 - 1, 32) == 1
-    assert thread_count(2, 100, 16) == 1
+def test_thread_count_gives_each_thread_enough_batches_and_work():
+    def rows(n, d=10):
+        return np.empty((n, d))
+
+    assert thread_count(1, rows(10**6), 32) == 1
+    assert thread_count(2, rows(10**6), 32) == 2
+    assert thread_count(4, rows(10**6), 32) == 4
+    assert thread_count(8, rows(10**6), 32) == 4  # 10^7 entries: 4 shares of 2^21 or more
+    assert thread_count(2, rows(10**5), 32) == 1  # an epoch too short to share
+    assert thread_count(2, rows(20_000, 1000), 64) == 2
+    assert thread_count(2, rows(2 * MIN_SHARE_BATCHES * 32 - 1, 10**4), 32) == 1
+    assert thread_count(2, rows(100), 16) == 1
+    one_hot = csr_of(make_sparse_problem("one_hot", random_state=0, size=10)[0])
+    assert thread_count(2, one_hot, 32) == 2  # 200,000 rows, 3 entries a row
+    assert thread_count(2, one_hot._replace(shape=(20_000, one_hot.shape[1]),
+                                            data=one_hot.data[:60_000]), 32) == 1
 
 
 def test_mixing_keeps_a_permutation_and_moves_rows_between_shares():

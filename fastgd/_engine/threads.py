@@ -30,9 +30,14 @@ from .moments import moment_shift
 from .stopping import (DIVERGED, INTERRUPTED, RUNNING, record_check, restart_averaging,
                        start_tracking)
 
-#: A thread takes a share of the rows only when the share holds at least this many batches:
-#: below, the threads' start-up and the averaging cost more than the epoch.
+#: A thread takes a share of the rows only when the share holds at least this many batches
+#: and this many entries of X (a stored entry of a sparse X counts ``SPARSE_ENTRY_COST``
+#: times: its update costs about that many times a dense entry's). Below, handing the work to
+#: the threads costs more than it saves: at 100,000 x 10 (1,000,000 entries) two threads
+#: made an epoch 1.3x to 1.4x slower; at 1,000,000 x 10 and 20,000 x 1,000 0.6x and 0.5x.
 MIN_SHARE_BATCHES = 64
+MIN_SHARE_ENTRIES = 1 << 21
+SPARSE_ENTRY_COST = 8
 
 
 #: Batches a thread runs between two checks, at least: a round trip to the threads costs about
@@ -40,11 +45,15 @@ MIN_SHARE_BATCHES = 64
 ROUND_BATCHES = 2048
 
 
-def thread_count(n_jobs, n_rows, batch_size):
-    """How many threads (shares of the rows) a fit of ``n_rows`` in batches of
-    ``batch_size`` runs on, for ``n_jobs`` asked for: each share at least
-    ``MIN_SHARE_BATCHES`` batches."""
-    return max(1, min(n_jobs, n_rows // (MIN_SHARE_BATCHES * batch_size)))
+def thread_count(n_jobs, X, batch_size):
+    """How many threads (shares of the rows) a fit of the rows ``X`` (dense or
+    :class:`Csr`) in batches of ``batch_size`` runs on, for ``n_jobs`` asked for: each share
+    at least ``MIN_SHARE_BATCHES`` batches and ``MIN_SHARE_ENTRIES`` entries."""
+    n_rows, n_features = X.shape
+    entries = (SPARSE_ENTRY_COST * X.data.shape[0] if isinstance(X, Csr)
+               else n_rows * n_features)
+    return max(1, min(n_jobs, n_rows // (MIN_SHARE_BATCHES * batch_size),
+                      entries // max(MIN_SHARE_ENTRIES, 1)))
 
 
 def share_bounds(n_rows, n_shares):
