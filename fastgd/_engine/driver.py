@@ -229,10 +229,7 @@ def run_blocks(blocks, setup, model, control, histories, restartable=False):
         epoch = first_epoch + run_epoch
         model, tracker.counts[UPDATES] = blocks.epoch(setup, model, float(tracker.values[ETA]),
                                                       epoch, int(tracker.counts[UPDATES]))
-        if moments is None:
-            losses = blocks.objective(setup, model)
-        else:
-            losses = moment_objective(setup, model, moments)
+        losses = checked_objective(blocks, setup, model, moments)
         histories.loss[run_epoch] = losses
         status = record_check(tracker, float(losses.sum()), False, model.coef, model.intercept,
                               setup.steps, checks)
@@ -240,14 +237,28 @@ def run_blocks(blocks, setup, model, control, histories, restartable=False):
             restarts += 1
             setup, tracker = restart(setup, model, tracker, run_epoch)
             continue
-        n_epochs = control[1] = run_epoch + 1
-        run_epoch += 1
-        if status == RUNNING and control[0] != 0:
-            status = tracker.counts[STATUS] = INTERRUPTED
-        if status != RUNNING:
+        n_epochs = run_epoch = run_epoch + 1
+        if end_epoch(tracker, control, n_epochs, status) != RUNNING:
             break
     return finish(blocks, setup, model, tracker, histories, n_epochs, moments is None, None,
                   restarts)
+
+
+def checked_objective(blocks, setup, model, moments):
+    """Each target's objective of ``model`` at a check of a fit over ``blocks``: from the
+    data's ``moments`` when given, else a pass."""
+    if moments is None:
+        return blocks.objective(setup, model)
+    return moment_objective(setup, model, moments)
+
+
+def end_epoch(tracker, control, n_epochs, status):
+    """Record ``n_epochs`` epochs done in ``control[1]`` and turn a stop request
+    (``control[0]``) of a running fit into ``INTERRUPTED``; return the status."""
+    control[1] = n_epochs
+    if status == RUNNING and control[0] != 0:
+        status = tracker.counts[STATUS] = INTERRUPTED
+    return status
 
 
 def moment_objective(setup, model, moments):

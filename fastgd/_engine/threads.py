@@ -24,11 +24,10 @@ import numpy as np
 
 from .backends import get_backend
 from .blocks import average_models, block_seed, blocks_setup, engine_epoch
-from .driver import MAX_RESTARTS, Blocks, moment_objective, finish, restart
-from .groups import ETA, STATUS, UPDATES, Csr, Model, Rows, batches, new_tracker, row_range
+from .driver import MAX_RESTARTS, Blocks, checked_objective, end_epoch, finish, restart
+from .groups import ETA, UPDATES, Csr, Model, Rows, batches, new_tracker, row_range
 from .moments import moment_shift
-from .stopping import (DIVERGED, INTERRUPTED, RUNNING, record_check, restart_averaging,
-                       start_tracking)
+from .stopping import DIVERGED, RUNNING, record_check, restart_averaging, start_tracking
 
 #: A thread takes a share of the rows only when the share holds at least this many batches
 #: and this many entries of X (a stored entry of a sparse X counts ``SPARSE_ENTRY_COST``
@@ -156,9 +155,7 @@ def run_threads(blocks, setup, start, control, histories, restartable):
     moments = checks.moments if checks.moments.shape[0] else None
 
     def objective(candidate):
-        if moments is None:
-            return blocks.objective(setup, candidate)
-        return moment_objective(setup, candidate, moments)
+        return checked_objective(blocks, setup, candidate, moments)
 
     averaging = checks.average_phases
     phase_eta, average, averaged = math.nan, None, 0
@@ -196,11 +193,8 @@ def run_threads(blocks, setup, start, control, histories, restartable):
             phase_eta, status = math.nan, RUNNING
             continue
         histories.loss[run_epoch] = losses
-        n_epochs = control[1] = run_epoch + 1
-        run_epoch += 1
-        if status == RUNNING and control[0] != 0:
-            status = tracker.counts[STATUS] = INTERRUPTED
-        if status != RUNNING:
+        n_epochs = run_epoch = run_epoch + 1
+        if end_epoch(tracker, control, n_epochs, status) != RUNNING:
             break
     return finish(blocks, setup, current, tracker, histories, n_epochs, False, None, restarts,
                   model if averaging else None)._replace(iterate=model)
