@@ -1,7 +1,6 @@
 """Kernels the fit driver calls once per fit: the gradient over all the rows of a block, and a
 proximal step along it (the closing step of an L1 fit)."""
 
-import numpy as np
 from numba.extending import overload
 
 from .intrinsics import is_dense, pick_format
@@ -20,12 +19,10 @@ def _dense_sums(rows, loss, work):
 
 @inlined_reassociating_kernel
 def _sparse_sums(rows, loss, work):
-    k, d = work.G.shape
     work.G[:, :] = 0.0
-    return sparse_sums(rows.X, rows.Y, rows.weights, rows.index, 0, rows.index.shape[0],
-                       work.V, np.zeros(d), np.zeros(k), work.c, work.inv_y_scale, work.G,
-                       work.r_sum, np.zeros(d, dtype=np.int64), np.empty(d, dtype=np.int64),
-                       -1, loss.kind, slope_terms_of(loss, work.V))[0]
+    return sparse_sums(rows.X, rows.Y, rows.weights, rows.index, work.V, work.c,
+                       work.inv_y_scale, work.G, work.r_sum, loss.kind,
+                       slope_terms_of(loss, work.V))
 
 
 def _sums(rows, loss, work):

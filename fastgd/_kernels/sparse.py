@@ -7,8 +7,11 @@ is ``sum_j x_j V_j + c - y'`` over its stored entries, with ``c`` carrying the c
 ``(G_j - m_j r_sum) / s_j``: a sparse part ``G`` in the columns the batch touches and a dense
 part along ``a_j = m_j / s_j^2``. So the weights are kept as ``V_j = U_j + a_j S``: an update
 moves ``U`` in the columns touched and the scalar ``S`` (per target), and keeps
-``P = sum_j m_j U_j`` (for ``c``) up to date; it costs O(k (nnz of the batch + columns
-touched)), whatever the number of columns.
+``P = sum_j m_j U_j`` (for ``c``) up to date. ``G`` is a sum over the batch's rows, so the step
+along it is taken a row at a time: a first pass over the batch's rows finds their residuals at
+the batch's model, a second adds each row times its residual into ``U`` (and each row's
+``x . a`` times its residual into ``P``). No gradient vector is cleared, scanned or listed:
+an update costs O(k nnz of the batch), whatever the number of columns.
 
 Averaging is lazy: ``U_j`` of a column no update touches keeps its value ``u``, and after
 folds from count ``c0`` to ``c1`` its average ``a`` is ``u + (a - u) * c0 / c1`` (the factors
@@ -37,10 +40,9 @@ _step_size = kernel(step_size)
 
 
 @inlined_reassociating_kernel
-def _prefetch_row(X, Y, weights, index, p):
+def _prefetch_row(data, indices, indptr, Y, weights, index, p):
     """Start loading the stored entries of row ``index[p]`` (whose offsets were prefetched
     ``PREFETCH_DISTANCE`` rows before), and the offsets of the row as far again ahead."""
-    data, indices, indptr, _ = X
     if p + PREFETCH_DISTANCE < index.shape[0]:
         prefetch(indptr, index[p + PREFETCH_DISTANCE])
     i = index[p]
@@ -52,11 +54,14 @@ def _prefetch_row(X, Y, weights, index, p):
 
 
 @inlined_reassociating_kernel
-def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touched, mark,
-              n_touched, loss, terms):
-    """Add row ``i`` (weight ``s``) into the sums of target ``t``; with ``t == 0`` list the
-    columns it touches first. Returns the number of columns listed."""
-    data, indices, indptr, _ = X
+def _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S, c, inv_y_scale, loss, terms):
+    """The weighted slope ``s g`` of target ``t`` at row ``i`` for the model whose weights on
+    raw rows are ``U + shift * S[t]`` and ``c``, and the row's ``drift = x . shift``.
+
+    Inlined, a branch around one of its loops (to skip ``drift`` on uncentred rows) made
+    Numba keep an atomic reference count per row for the arrays passed in: an epoch of
+    200,000 one-hot rows took twice as long.
+    """
     lo, hi = indptr[i], indptr[i + 1]
     r = c[t] - Y[i, t] * inv_y_scale[t]
     drift = 0.0
@@ -67,67 +72,71 @@ def _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum, stamp, touch
     r += drift * S[t]
     if loss != SQUARED_ERROR:
         r = slope_from(r, terms[t, 0], terms[t, 1], terms[t, 2], terms[t, 3], terms[t, 4])
-    r *= s
-    r_sum[t] += r
-    if t == 0:
-        for q in range(lo, hi):
-            j = indices[q]
-            G[0, j] += r * data[q]
-            if stamp[j] != mark:
-                stamp[j] = mark
-                touched[n_touched] = j
-                n_touched += 1
-    else:
-        for q in range(lo, hi):
-            G[t, indices[q]] += r * data[q]
-    return n_touched
+    return r * s, drift
 
 
 @inlined_reassociating_kernel
-def sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                touched, mark, loss, terms):
-    """Add into ``G[t]`` the sums ``sum(s g x)`` of target ``t`` over the rows
-    ``index[start:stop]`` of the :class:`Csr` ``X``, and write ``sum(s g)`` into ``r_sum[t]``,
-    for the model whose weights on raw rows are ``U + shift * S[t]`` and ``c`` (``g``: the
-    slope of the loss, code ``loss`` and slope terms ``terms[t]``, at the row's residual, as in
-    ``updates.gradient_sums``).
+def _add_row(data, indices, indptr, i, factor, G, t):
+    """``G[t] += factor * X[i]`` over the row's stored entries."""
+    for q in range(indptr[i], indptr[i + 1]):
+        G[t, indices[q]] += factor * data[q]
 
-    The columns the rows touch are listed in ``touched`` (each once: ``stamp[j]`` is set to
-    ``mark``); ``G`` is added to there only. Returns ``sum(s)`` and the number of columns
-    listed. On large blocks the rows are prefetched ahead (see ``updates``). Squared error
-    runs a loop of its own, as in ``updates.gradient_sums``.
+
+@inlined_reassociating_kernel
+def sparse_sums(X, Y, weights, index, U, c, inv_y_scale, G, r_sum, loss, terms):
+    """Add into ``G[t]`` the sums ``sum(s g x)`` of target ``t`` over the rows ``index`` of the
+    :class:`Csr` ``X`` and write ``sum(s g)`` into ``r_sum[t]``, for the model whose weights
+    on raw rows are ``U`` and ``c`` (``g``: the slope of the loss, code ``loss`` and slope terms
+    ``terms[t]``, at the row's residual, as in ``updates.gradient_sums``). Returns ``sum(s)``.
     """
-    if loss == SQUARED_ERROR:
-        return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale,
-                                 G, r_sum, stamp, touched, mark, SQUARED_ERROR, terms)
-    return _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G,
-                             r_sum, stamp, touched, mark, loss, terms)
+    data, indices, indptr, _ = X
+    k = Y.shape[1]
+    r_sum[:] = 0.0
+    weight = 0.0
+    no_shift, no_S = np.zeros(U.shape[1]), np.zeros(k)
+    for p in range(index.shape[0]):
+        i = index[p]
+        s = row_weight(weights, i)
+        for t in range(k):
+            r = _row_residual(data, indices, indptr, Y, i, s, t, U, no_shift, no_S, c,
+                              inv_y_scale, loss, terms)[0]
+            r_sum[t] += r
+            _add_row(data, indices, indptr, i, r, G, t)
+        weight += s
+    return weight
 
 
 @inlined_reassociating_kernel
-def _sparse_rows_sums(X, Y, weights, index, start, stop, U, shift, S, c, inv_y_scale, G, r_sum,
-                      stamp, touched, mark, loss, terms):
-    """:func:`sparse_sums`' loop."""
+def _batch_residuals(data, indices, indptr, Y, weights, index, start, stop, U, shift, S, c,
+                     inv_y_scale, R, drifts, r_sum, loss, terms):
+    """Pass 1 of a batch, rows ``index[start:stop]``: each row's weighted slopes into
+    ``R[p - start]`` (per target) and drift into ``drifts[p - start]`` (see
+    :func:`_row_residual`), their sums into ``r_sum``. Returns ``sum(s)``. On large blocks the
+    rows are prefetched ahead (see ``updates``)."""
     k = Y.shape[1]
     n_index = index.shape[0]
     prefetching = n_index >= PREFETCH_MIN_ROWS
     r_sum[:] = 0.0
     weight = 0.0
-    n_touched = 0
     for p in range(start, stop):
         if prefetching and p + PREFETCH_DISTANCE < n_index:
-            _prefetch_row(X, Y, weights, index, p + PREFETCH_DISTANCE)
+            _prefetch_row(data, indices, indptr, Y, weights, index, p + PREFETCH_DISTANCE)
         i = index[p]
         s = row_weight(weights, i)
-        if k == 1:  # the target index a constant (as in ``updates.gradient_sums``)
-            n_touched = _row_sums(X, Y, i, s, 0, U, shift, S, c, inv_y_scale, G, r_sum, stamp,
-                                  touched, mark, n_touched, loss, terms)
+        if k == 1 and loss == SQUARED_ERROR:  # constants (as in ``updates.gradient_sums``)
+            r, drift = _row_residual(data, indices, indptr, Y, i, s, 0, U, shift, S, c,
+                                     inv_y_scale, SQUARED_ERROR, terms)
+            R[p - start, 0] = r
+            r_sum[0] += r
         else:
             for t in range(k):
-                n_touched = _row_sums(X, Y, i, s, t, U, shift, S, c, inv_y_scale, G, r_sum,
-                                      stamp, touched, mark, n_touched, loss, terms)
+                r, drift = _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S,
+                                         c, inv_y_scale, loss, terms)
+                R[p - start, t] = r
+                r_sum[t] += r
+        drifts[p - start] = drift
         weight += s
-    return weight, n_touched
+    return weight
 
 
 @inlined_reassociating_kernel
@@ -144,34 +153,51 @@ def _catch_up(U, U_avg, j, last, t, average_start):
 
 
 @inlined_reassociating_kernel
-def _move_touched(U, G, P, U_avg, x_offset, inverse, touched, n_touched, last, t, average_start,
-                  rate):
-    """Step the weights ``U`` of the columns touched along ``-rate * G / s^2`` (keeping ``P``
-    and resetting ``G`` there) and, when averaging (``average_start >= 0``), bring their
-    averages up to update ``t`` before the step and fold the new weights in after it."""
+def _step_rows(data, indices, indptr, index, start, stop, R, drifts, U, P, U_avg, inverse_sq,
+               last, t, average_start, rate):
+    """Pass 2 of a batch: move ``U`` by ``-rate * R[p - start, t] * x / s^2`` along each row
+    ``x`` of the batch (the step along the batch's sparse gradient part, a row at a time) and
+    keep ``P`` up to date. When averaging (``average_start >= 0``), a column's average is
+    first brought up to update ``t`` (see the module's notes) before the batch moves it."""
     k = U.shape[0]
-    for m in range(n_touched):
-        j = touched[m]
+    for p in range(start, stop):
+        i = index[p]
         if average_start >= 0:
+            _catch_up_row(indices, indptr, i, U, U_avg, last, t, average_start)
+        if k == 1:  # the target index a constant (as in ``updates.gradient_sums``)
+            _step_row(data, indices, indptr, i, R[p - start, 0], drifts[p - start], 0, U, P,
+                      inverse_sq, rate)
+        else:
+            for t_ in range(k):
+                _step_row(data, indices, indptr, i, R[p - start, t_], drifts[p - start], t_, U, P,
+                          inverse_sq, rate)
+
+
+@inlined_reassociating_kernel
+def _catch_up_row(indices, indptr, i, U, U_avg, last, t, average_start):
+    """:func:`_catch_up` the columns of row ``i`` not yet brought up to update ``t``."""
+    for q in range(indptr[i], indptr[i + 1]):
+        j = indices[q]
+        if last[j] != t:
             _catch_up(U, U_avg, j, last, t, average_start)
-        factor = -rate * inverse[j] * inverse[j]
-        for i in range(k):
-            delta = factor * G[i, j]
-            G[i, j] = 0.0
-            U[i, j] += delta
-            P[i] += x_offset[j] * delta
-        if average_start >= 0:
-            share = 1.0 / (t + 1 - average_start)
-            for i in range(k):
-                U_avg[i, j] += (U[i, j] - U_avg[i, j]) * share
-            last[j] = t + 1
+
+
+@inlined_reassociating_kernel
+def _step_row(data, indices, indptr, i, r, drift, t, U, P, inverse_sq, rate):
+    """``U[t] -= rate * r * X[i] / s^2`` and ``P[t] -= rate * r * drift``."""
+    factor = -rate * r
+    P[t] += factor * drift
+    for q in range(indptr[i], indptr[i + 1]):
+        j = indices[q]
+        U[t, j] += factor * data[q] * inverse_sq[j]
 
 
 @inlined_reassociating_kernel
 def _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, eta, rate):
     """``updates.proximal_step`` on every weight, in raw-row units (``S`` is 0 throughout a
     penalised run): the step along ``-rate (G - m r_sum) / s^2``, soft-thresholding by
-    ``eta * l1 / s`` and shrinking by ``1 / (1 + eta * l2)``; ``P`` kept up to date."""
+    ``eta * l1 / s`` and shrinking by ``1 / (1 + eta * l2)``; ``P`` kept up to date and ``G``
+    cleared."""
     k, d = U.shape
     for t in range(k):
         total = 0.0
@@ -181,6 +207,7 @@ def _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, eta, rate):
             v = math.copysign(max(abs(v) - eta * l1[t, j] * inv, 0.0), v)  # branch-free
             v /= 1.0 + eta * l2[t, j]
             U[t, j] = v
+            G[t, j] = 0.0
             total += x_offset[j] * v
         P[t] = total
 
@@ -215,6 +242,7 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
     """
     first, last_batch, epoch, average_start = span
     X, Y, weights, index = rows
+    data, indices, indptr, _ = X
     x_offset, x_scale, y_offset, _ = standard
     l1, l2 = penalty
     coef, intercept = model
@@ -226,16 +254,16 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
     k, d = coef.shape
     n = index.shape[0]
     penalised = False
-    inverse, shift = np.empty(d), np.empty(d)
+    inverse, shift, inverse_sq = np.empty(d), np.empty(d), np.empty(d)
     total_shift = 0.0
     for j in range(d):
         inverse[j] = 1.0 / x_scale[j]
-        shift[j] = x_offset[j] * inverse[j] * inverse[j]
+        inverse_sq[j] = inverse[j] * inverse[j]
+        shift[j] = x_offset[j] * inverse_sq[j]
         total_shift += x_offset[j] * shift[j]
         for i in range(k):
             penalised = penalised or l1[i, j] > 0.0 or l2[i, j] > 0.0
-    stamp = np.full(d, -1, dtype=np.int64)
-    touched = np.empty(d, dtype=np.int64)
+    R, drifts = np.empty((batch_size, k)), np.zeros(batch_size)
     last = np.full(d, t, dtype=np.int64)
     S, S_avg, P = np.zeros(k), np.zeros(k), np.zeros(k)
     _to_raw(coef, inverse, U)
@@ -250,29 +278,26 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
         step = _step_size(kind, eta, p1, p2, t, epoch)
         for i in range(k):
             c[i] = intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
-        weight, n_touched = sparse_sums(X, Y, weights, index, start, stop, U, shift, S, c,
-                                        inv_y_scale, G, r_sum, stamp, touched, t, loss.kind,
-                                        terms)
+        weight = _batch_residuals(data, indices, indptr, Y, weights, index, start, stop, U,
+                                  shift, S, c, inv_y_scale, R, drifts, r_sum, loss.kind,
+                                  terms)
         averaging = 0 <= average_start <= t
         if weight > 0.0:  # a batch whose weights are all zero makes no step
             divisor = (batch_size if plan.whole_batches else stop - start) * mean_weight
             rate = step / divisor
             if penalised:
-                _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, step, rate)
-                if fit_intercept:
+                for p in range(start, stop):
                     for i in range(k):
-                        intercept[i] -= rate * r_sum[i]
+                        _add_row(data, indices, indptr, index[p], R[p - start, i], G, i)
+                _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, step, rate)
             else:
-                _move_touched(U, G, P, avg_coef, x_offset, inverse, touched, n_touched, last,
-                              t, average_start if averaging else -1, rate)
-                for i in range(k):
+                _step_rows(data, indices, indptr, index, start, stop, R, drifts, U, P, avg_coef,
+                           inverse_sq, last, t, average_start if averaging else -1, rate)
+            for i in range(k):
+                if not penalised:
                     S[i] += rate * r_sum[i]
-                    if fit_intercept:
-                        intercept[i] -= rate * r_sum[i]
-        if penalised or weight == 0.0:
-            for m in range(n_touched):
-                for i in range(k):
-                    G[i, touched[m]] = 0.0
+                if fit_intercept:
+                    intercept[i] -= rate * r_sum[i]
         t += 1
         if averaging:
             share = 1.0 / (t - average_start)
