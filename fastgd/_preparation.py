@@ -23,6 +23,12 @@ from ._engine.stopping import check_interval
 #: far fewer epochs, while the plain iterates of ever smaller steps reach a tight tolerance
 #: sooner (an average lags behind them).
 AVERAGING_MIN_TOL = 1e-4
+#: The doubling rule of the stopping rule (``Checks.doubling_stop``) needs this many
+#: coefficients: an average's excess over least squares fluctuates like a chi-square with as
+#: many degrees of freedom (relative spread ``sqrt(2 / (k d))``: 0.2 here, 0.63 at 5), and a
+#: gain measured between two noisier averages says little of the excess left. Smaller fits
+#: stop by stalls alone; their checks are cheap.
+DOUBLING_MIN_COEFFICIENTS = 50
 #: Rows of a memory-mapped X kept in the streamed fit's problem (the blocks are streamed).
 HEAD_ROWS = 2048
 #: Bytes of float64 work memory per chunk when a pass over X needs a temporary.
@@ -380,6 +386,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     kind, eta0, p1, p2 = learning_rate.lower()
     if mean_weight is None:
         mean_weight = 1.0 if weights is None else float(weights.mean())
+    averaging = bool(auto and average_start < 0 and not early_stopping
+                     and (tol is None or tol >= AVERAGING_MIN_TOL))
     setup = Setup(
         Standardisation(x_offset, x_scale, y_offset, y_scale), loss, Penalty(l1, l2),
         Plan(bool(fit_intercept), batch_size, n_batches, bool(drop_last), bool(shuffle),
@@ -388,8 +396,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         Checks(check_interval(kind, loss.kind, d, n_batches, early_stopping),
                0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
                bool(auto or early_stopping), np.empty((0, 0)),
-               bool(auto and average_start < 0 and not early_stopping
-                    and (tol is None or tol >= AVERAGING_MIN_TOL))))
+               averaging, averaging and loss.kind == SQUARED_ERROR
+               and k * d >= DOUBLING_MIN_COEFFICIENTS))
     rows = read_only(Rows(csr_of(X), Y, weights, index_for(n)))
     return Problem(rows=rows, validation=no_rows(rows) if validation is None else validation,
                    setup=setup,

@@ -11,14 +11,14 @@ from fastgd.schedules import ADAPTIVE, CONSTANT
 
 
 def run_rule(losses, kind=CONSTANT, tol=1e-4, window=5, n_batches=10, eta0=1.0,
-             start_loss=10.0):
+             start_loss=10.0, doubling=False):
     """Feed ``losses`` to the rule epoch by epoch; return (epochs seen, status, final eta)."""
     history = np.asarray(losses, dtype=float)
     phase_start, best_before, eta, base_loss = 0, np.inf, eta0, np.inf
     for epoch in range(len(history)):
         phase_start, best_before, eta, base_loss, status = check_progress(
             history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol, True,
-            window, n_batches, start_loss)
+            window, n_batches, start_loss, doubling)
         if status != RUNNING:
             return epoch + 1, status, eta
     return len(history), RUNNING, eta
@@ -35,6 +35,49 @@ def test_noise_floor_stalls_after_the_window():
     losses[:3] = [3.0, 2.0, 1.5]
     epochs, status, _ = run_rule(losses)
     assert status == CONVERGED and epochs <= 12
+
+
+def averaged_losses(excess_at):
+    """Losses of a fit whose average restarts after check 1, 2, 4, ...: at check ``k`` the
+    average spans the checks after the last power of two below ``k``, and its excess over
+    the optimum 1.0 is ``excess_at(span)``."""
+    losses = []
+    for k in range(1, 300):
+        restart = 1 << (k - 1).bit_length() - 1 if k > 1 else 0
+        losses.append(1.0 + excess_at(k - restart))
+    return losses
+
+
+def test_doubling_rule_stops_once_the_excess_left_is_below_the_window_tolerance():
+    # an excess falling like 1 / length: the doubling from check m to 2m gains 0.01 / m,
+    # below 5e-4 (window * tol) from m = 32 on
+    losses = averaged_losses(lambda span: 0.01 / span)
+    assert run_rule(losses, kind=ADAPTIVE, doubling=True)[:2] == (64, CONVERGED)
+    assert run_rule(losses, kind=ADAPTIVE)[0] > 64
+
+
+@pytest.mark.parametrize("losses", [
+    [1.0 + 0.5 ** (k / 8) for k in range(1, 200)],  # still falling: no stall, no doubling
+    [1.0] * 3 + [1.0 + 1e-9] * 196,  # flat from check 4, too early to compare averages
+])
+def test_doubling_rule_needs_a_small_gain_from_check_eight_on(losses):
+    epochs, status, _ = run_rule(losses, kind=ADAPTIVE, doubling=True, window=1000)
+    assert status == RUNNING or epochs >= 8
+
+
+def test_doubling_rule_ignores_a_loss_that_rose():
+    losses = averaged_losses(lambda span: 0.01 / span)
+    losses[15] = losses[7] + 1e-6  # check 16 above check 8: no stop there
+    epochs, _, _ = run_rule(losses, kind=ADAPTIVE, doubling=True, window=1000)
+    assert epochs != 16
+
+
+def test_doubling_rule_waits_for_the_steps_to_add_up():
+    losses = averaged_losses(lambda span: 1e-6 / span)
+    assert run_rule(losses, kind=ADAPTIVE, doubling=True, window=1000)[0] == 8
+    # steps of 1e-3 at 10 updates a check: 4 checks add up to 0.04, 64 checks to 0.64
+    epochs, _, _ = run_rule(losses, kind=ADAPTIVE, doubling=True, window=1000, eta0=1e-3)
+    assert epochs >= 256
 
 
 def test_adaptive_divides_by_five_then_stops_when_smaller_steps_stop_helping():

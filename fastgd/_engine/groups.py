@@ -195,6 +195,9 @@ class Checks(NamedTuple):
         update, and again from each change of the step): the checks and the returned model
         are the phase's average (``"auto"``). A constant step with averaging converges for
         least squares (Bach & Moulines 2013), where the iterates stay at its noise floor.
+    doubling_stop : bool
+        Whether the rule also stops when doubling the fit gains too little (averaged least
+        squares, whose excess falls like one over the average's length).
     """
 
     every: int
@@ -204,6 +207,7 @@ class Checks(NamedTuple):
     keep_best: bool
     moments: np.ndarray
     average_phases: bool
+    doubling_stop: bool = False
 
 
 class Model(NamedTuple):

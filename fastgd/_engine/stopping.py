@@ -34,6 +34,10 @@ ROUNDING_RTOL = 1e-9
 #: the noise floor of a step, and waiting whole epochs to shrink it would waste most of the fit.
 CHECK_UPDATES = 512
 CHECK_MAX_FEATURES = 16
+#: The doubling rule of :func:`check_progress` compares the averages at checks ``m`` and
+#: ``2m`` from ``m = DOUBLING_MIN_CHECKS`` on: averages of fewer checks are too noisy to
+#: compare (on 1,000 rows a fit stopped at check 4 could end at 1e-3 above least squares).
+DOUBLING_MIN_CHECKS = 4
 
 
 @shared
@@ -86,7 +90,7 @@ def check_interval(kind, loss, n_features, n_batches, validating):
 
 @shared
 def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
-                   stop_early, window, n_batches, start_loss):
+                   stop_early, window, n_batches, start_loss, doubling):
     """Apply the stopping rule at check ``epoch``, whose training loss is ``history[epoch]``.
 
     The rule is applied at the end of every epoch, or every :func:`check_interval` updates;
@@ -99,6 +103,16 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     finished never went below ``(1 - tol)`` times the loss at the end of the phase before (a
     smaller step no longer helps) or the step fell below ``eta0 * ADAPTIVE_FLOOR``. An adaptive
     phase also lasts until its steps add up to ``ADAPTIVE_PHASE_STEPS``.
+
+    With ``doubling`` (``Checks.doubling_stop``; the average restarts after check 1, 2, 4,
+    ...) the fit also stops at check ``2m`` (``m >= DOUBLING_MIN_CHECKS`` a power of two,
+    the steps of the checks since ``m`` adding up to ``ADAPTIVE_PHASE_STEPS``) when the loss
+    there is at most ``window * tol`` times itself below the loss at check ``m``, and not
+    above it by more than rounding. The two averages span disjoint stretches of the fit, the
+    second twice as long; an average's excess over the optimum falls at least like one over
+    its length (Bach & Moulines, NIPS 2013), so the gain of that doubling bounds the excess
+    left, and the fit stops once a doubling gains less than the stall rule asks of a whole
+    window of checks.
 
     The fit has diverged when the loss is not finite, exceeds ``DIVERGENCE_RATIO`` times the
     loss at the start, or (for a schedule that cannot shrink its step) has stalled above the
@@ -134,6 +148,8 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
         Updates between checks.
     start_loss : float
         Training loss of the starting point.
+    doubling : bool
+        Whether the doubling rule above applies.
 
     Returns
     -------
@@ -148,6 +164,11 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     tol = max(tol, ROUNDING_RTOL)
     if not math.isfinite(loss) or loss > DIVERGENCE_RATIO * start_loss:
         return phase_start, best_before, eta, base_loss, DIVERGED
+    done = epoch + 1
+    if (doubling and stop_early and done >= 2 * DOUBLING_MIN_CHECKS
+            and (done & (done - 1)) == 0 and (done // 2) * n_batches * eta >= ADAPTIVE_PHASE_STEPS
+            and -ROUNDING_RTOL * loss <= history[done // 2 - 1] - loss <= window * tol * loss):
+        return phase_start, best_before, eta, base_loss, CONVERGED
     first_recent = epoch + 1 - window
     if first_recent <= phase_start:
         return phase_start, best_before, eta, base_loss, RUNNING
@@ -231,7 +252,7 @@ def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks)
     phase_start, best_before, eta, base_loss, status = check_progress(
         tracker.losses, n, counts[PHASE_START], values[BEST_BEFORE], values[ETA],
         values[BASE_LOSS], steps.eta0, steps.kind, checks.tol, checks.stop_early, checks.window,
-        checks.every, values[START_LOSS])
+        checks.every, values[START_LOSS], checks.doubling_stop)
     counts[PHASE_START] = phase_start
     values[BEST_BEFORE] = best_before
     values[ETA] = eta
