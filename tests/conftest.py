@@ -1,3 +1,5 @@
+import fcntl
+
 import pytest
 
 BACKENDS = ["numba", "numpy"]
@@ -7,3 +9,15 @@ BACKENDS = ["numba", "numpy"]
 def backend(request):
     """Every test that takes ``backend`` runs on both backends."""
     return request.param
+
+
+@pytest.fixture(scope="module")
+def dask_cluster_lock(tmp_path_factory):
+    """Hold, for a module's tests, a lock that the test processes share: a Dask scheduler
+    serves HTTP on port 8787, and two clusters started at once by parallel test processes
+    (pytest-xdist) collide there. The processes' temporary folders share a parent."""
+    path = tmp_path_factory.getbasetemp().parent / "dask_cluster.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+        fcntl.flock(handle, fcntl.LOCK_UN)

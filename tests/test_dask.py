@@ -17,6 +17,10 @@ from fastgd.datasets import make_problem
 
 from helpers import REDUCED, excess_mse, mse
 
+#: Tests here start Dask clusters (the README's example does): one such module at a time
+#: across the test processes.
+pytestmark = pytest.mark.usefixtures("dask_cluster_lock")
+
 
 @pytest.fixture(scope="module")
 def client():

@@ -8,6 +8,10 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
+#: Tests here start Dask clusters (the README's example does): one such module at a time
+#: across the test processes.
+pytestmark = pytest.mark.usefixtures("dask_cluster_lock")
+
 
 def test_readme_has_python_examples():
     assert BLOCKS
