@@ -8,18 +8,16 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
-#: Tests here start Dask clusters (the README's example does): one such module at a time
-#: across the test processes.
-pytestmark = pytest.mark.usefixtures("dask_cluster_lock")
-
 
 def test_readme_has_python_examples():
     assert BLOCKS
 
 
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index):
+def test_readme_example_runs(index, request):
     """Each example as a script would run it (``__name__`` is ``"__main__"``)."""
+    if "LocalCluster" in BLOCKS[index]:
+        request.getfixturevalue("dask_cluster_lock_each")
     exec(compile(BLOCKS[index], f"README.md example {index}", "exec"), {"__name__": "__main__"})
 
 
@@ -42,6 +40,7 @@ def test_readme_command_line_example_runs(tmp_path):
     assert (tmp_path / "loss.png").exists()
 
 
+@pytest.mark.usefixtures("dask_cluster_lock_each")
 def test_readme_dask_example_runs_as_a_script(tmp_path):
     """Saved as a file and run by Python, the Dask example starts its worker processes (which
     re-import the script) without starting clusters of their own."""
