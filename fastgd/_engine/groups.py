@@ -207,7 +207,7 @@ class Checks(NamedTuple):
     keep_best: bool
     moments: np.ndarray
     average_phases: bool
-    doubling_stop: bool = False
+    doubling_stop: bool
 
 
 class Model(NamedTuple):

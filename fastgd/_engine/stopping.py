@@ -92,6 +92,14 @@ def check_interval(kind, loss, n_features, n_batches, validating):
 
 
 @shared
+def ends_average_span(checks_done):
+    """Whether the average restarts after check ``checks_done`` (1, 2, 4, 8, ...; see
+    :func:`restarts_average`), so that the averages at checks ``m`` and ``2m`` of such checks
+    span disjoint stretches of the fit."""
+    return checks_done > 0 and (checks_done & (checks_done - 1)) == 0
+
+
+@shared
 def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta0, kind, tol,
                    stop_early, window, n_batches, start_loss, doubling):
     """Apply the stopping rule at check ``epoch``, whose training loss is ``history[epoch]``.
@@ -167,13 +175,12 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     if not math.isfinite(loss) or loss > DIVERGENCE_RATIO * start_loss:
         return phase_start, best_before, eta, base_loss, DIVERGED
     done = epoch + 1
-    if (doubling and stop_early and done >= 2 * DOUBLING_MIN_CHECKS
-            and (done & (done - 1)) == 0
+    if (doubling and stop_early and done >= 2 * DOUBLING_MIN_CHECKS and ends_average_span(done)
             and (done // 2) * n_batches * eta >= ADAPTIVE_PHASE_STEPS
             and -ROUNDING_RTOL * loss <= history[done // 2 - 1] - loss
             <= DOUBLING_SAFETY * window * tol * loss):
         return phase_start, best_before, eta, base_loss, CONVERGED
-    first_recent = epoch + 1 - window
+    first_recent = done - window
     if first_recent <= phase_start:
         return phase_start, best_before, eta, base_loss, RUNNING
     best_before = min(best_before, history[first_recent - 1])
@@ -204,8 +211,7 @@ def restarts_average(tracker, phase_eta):
     than the long one it is compared with."""
     if math.isnan(phase_eta):
         return True
-    done = tracker.counts[N_CHECKS]
-    return done > 0 and (done & (done - 1)) == 0
+    return ends_average_span(tracker.counts[N_CHECKS])
 
 
 @shared
