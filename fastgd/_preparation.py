@@ -72,6 +72,9 @@ class Problem:
     schedule: schedules.Schedule
     standardised: bool
     first_update: int = 0
+    #: Whether the fit ends with variance-reduced epochs (``fastgd._engine.variance``), when
+    #: it runs on one block in memory.
+    variance_reduced: bool = False
 
     @property
     def scaling(self):
@@ -388,6 +391,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         mean_weight = 1.0 if weights is None else float(weights.mean())
     averaging = bool(auto and average_start < 0 and not early_stopping
                      and (tol is None or tol >= AVERAGING_MIN_TOL))
+    doubling = averaging and loss.kind == SQUARED_ERROR and k * d >= DOUBLING_MIN_COEFFICIENTS
     setup = Setup(
         Standardisation(x_offset, x_scale, y_offset, y_scale), loss, Penalty(l1, l2),
         Plan(bool(fit_intercept), batch_size, n_batches, bool(drop_last), bool(shuffle),
@@ -396,14 +400,14 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
         Checks(check_interval(kind, loss.kind, d, n_batches, early_stopping),
                0.0 if tol is None else float(tol), tol is not None, int(n_iter_no_change),
                bool(auto or early_stopping), np.empty((0, 0)),
-               averaging, averaging and loss.kind == SQUARED_ERROR
-               and k * d >= DOUBLING_MIN_COEFFICIENTS))
+               averaging, doubling))
     rows = read_only(Rows(csr_of(X), Y, weights, index_for(n)))
     return Problem(rows=rows, validation=no_rows(rows) if validation is None else validation,
                    setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
-                   schedule=learning_rate, standardised=auto)
+                   schedule=learning_rate, standardised=auto,
+                   variance_reduced=doubling and isinstance(X, np.ndarray))
 
 
 def continued(problem, coef, intercept, first_epoch, first_update):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._kernels.jit import KERNELS_IN_PYTHON, NUMBA_AVAILABLE
 from . import reference
-from .groups import Csr, read_only
+from .groups import NO_DRIFT, Csr, read_only
 
 
 class Backend(NamedTuple):
@@ -17,7 +17,7 @@ class Backend(NamedTuple):
 
     run_epochs : callable
         ``(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
-        validation, histories, control) -> epochs run``.
+        validation, histories, control, drift=NO_DRIFT) -> epochs run``.
     objective : callable
         ``(rows, standard, loss, penalty, model, penalised, moments=None, q=None)`` -> each
         target's loss (plus penalty) over the rows, by a pass (or from ``moments``); the rows'
@@ -33,6 +33,11 @@ class Backend(NamedTuple):
         losses at checks are always passes.
     shuffle : callable
         ``(index, seed, epoch)``: shuffle the row numbers in ``index`` in place.
+    snapshot : callable
+        ``(rows, standard, model, targets) -> (sums, losses)``: the snapshot pass of a
+        variance-reduced epoch over dense rows (``fastgd._engine.variance``): the model's
+        predictions into ``targets``, its gradient sums (as ``gradient``) and each target's
+        mean squared-error loss.
     """
 
     name: str
@@ -42,13 +47,14 @@ class Backend(NamedTuple):
     step: Callable
     moment_sums: Callable | None
     shuffle: Callable
+    snapshot: Callable
 
 
 _NO_MOMENTS = np.empty((0, 0))
 _NO_Q = np.empty(0)
 
 NUMPY = Backend("numpy", reference.run_epochs, reference.objective, reference.gradient,
-                reference.proximal_step, None, reference.shuffle_rows)
+                reference.proximal_step, None, reference.shuffle_rows, reference.snapshot_pass)
 
 
 #: A kernel call that has been compiling for this long says so on stderr (once per kind of
@@ -111,10 +117,10 @@ def _numba_backend():
     from .._kernels import epochs, losses, passes, random
 
     def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
-                   validation, histories, control):
+                   validation, histories, control, drift=NO_DRIFT):
         return _call("run_epochs", rows, epochs.run_epochs, read_only(rows), standard, loss,
                      penalty, plan, steps, checks, model, iterate, tracker, read_only(validation),
-                     histories, control)
+                     histories, control, drift)
 
     def objective(rows, standard, loss, penalty, model, penalised, moments=None, q=None):
         return _call("objective", rows, losses.objectives, read_only(rows), standard, loss,
@@ -141,7 +147,14 @@ def _numba_backend():
     def shuffle(index, seed, epoch):
         _call("shuffle", None, random.shuffle_rows, index, seed, epoch)
 
-    return Backend("numba", run_epochs, objective, gradient, step, moment_sums, shuffle)
+    def snapshot(rows, standard, model, targets):
+        work = losses.new_work(standard, *model.coef.shape)
+        weight = _call("snapshot", rows, passes.snapshot_pass, read_only(rows), standard, model,
+                       work, targets)
+        return (work.G, work.r_sum, weight), work.out
+
+    return Backend("numba", run_epochs, objective, gradient, step, moment_sums, shuffle,
+                   snapshot)
 
 
 def get_backend(name):

@@ -25,6 +25,7 @@ from .moments import finish_moments, moment_shift, wants_moments
 from .reference import penalties
 from .stopping import (DIVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING, record_check,
                        start_tracking)
+from .variance import WARM_EPOCHS, run_variance_reduced
 
 class Outcome(NamedTuple):
     """A finished fit, in the backends' space (what ``fastgd._results.make_result`` takes).
@@ -188,6 +189,9 @@ def run_problem(problem, backend, control, histories):
         start = backend.objective(rows, setup.standard, setup.loss, setup.penalty, model, True)
     start_tracking(tracker, float(start.sum()), model.coef, model.intercept)
     iterate = Model(np.empty_like(model.coef), np.empty_like(model.intercept))
+    epochs = setup.plan.epochs
+    if problem.variance_reduced:  # averaged SGD first, then variance-reduced epochs
+        setup = setup._replace(plan=setup.plan._replace(epochs=min(epochs, WARM_EPOCHS)))
     n_epochs = backend.run_epochs(rows, *setup, model, iterate, tracker, validation, histories,
                                   control)
     restarts = 0
@@ -204,6 +208,12 @@ def run_problem(problem, backend, control, histories):
              and not checks.average_phases)
     last_iterate = (iterate if setup.checks.average_phases and not validation.X.shape[0]
                     else None)
+    if (problem.variance_reduced and tracker.counts[STATUS] == RUNNING and n_epochs < epochs):
+        model.coef[:], model.intercept[:] = tracker.best_coef, tracker.best_intercept
+        n_epochs = run_variance_reduced(backend, rows, validation, setup, model, iterate,
+                                        tracker, histories, control,
+                                        problem.setup.plan.first_epoch, n_epochs, epochs)
+        exact, last_iterate = True, None
     outcome = finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
                      exact, validation, restarts, last_iterate)
     return outcome._replace(iterate=iterate)

@@ -217,6 +217,10 @@ class Model(NamedTuple):
     intercept: np.ndarray
 
 
+#: The drift of an epoch without one (``fastgd._kernels.epochs.run_epochs``).
+NO_DRIFT = Model(np.empty((0, 0)), np.empty(0))
+
+
 class Histories(NamedTuple):
     """Each epoch's training objective and validation loss per target, arrays of shape
     (epochs, k) (standardised units; NaN until written)."""

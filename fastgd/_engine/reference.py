@@ -9,7 +9,7 @@ by ``(seed, epoch)`` (the kernels use their own generator), so the two agree exa
 import numpy as np
 
 from ..schedules import step_size
-from .groups import EPOCHS, ETA, LOWEST, STATUS, UPDATES, Csr
+from .groups import EPOCHS, ETA, LOWEST, NO_DRIFT, STATUS, UPDATES, Csr
 from .loss_functions import slopes, values
 from .stopping import (INTERRUPTED, RUNNING, record_check, restart_averaging,
                        within_one_standard_error)
@@ -122,8 +122,21 @@ def _check(data, val_data, validation, loss, penalty, steps, checks, current, mo
                              checks)
 
 
+def snapshot_pass(rows, standard, model, targets):
+    """The snapshot of a variance-reduced epoch (``fastgd._kernels.passes.snapshot_pass``'s
+    twin): the model's predictions in y's units into ``targets``; returns its gradient sums
+    (as :func:`gradient`) and each target's mean squared-error loss."""
+    Z, T, s, m = standardised(rows, standard)
+    P = _predictions(Z, m, model)
+    targets[:] = P * standard.y_scale + standard.y_offset
+    slope = (P - T) * s[:, None]
+    r_sum = slope.sum(axis=0)
+    sums = (Z.T @ slope).T - np.outer(r_sum, m), r_sum, s.sum()
+    return sums, s @ (0.5 * (P - T) ** 2) / s.sum()
+
+
 def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
-               validation, histories, control):
+               validation, histories, control, drift=NO_DRIFT):
     """Run epochs over ``rows`` as ``fastgd._kernels.epochs.run_epochs`` does; return the
     epochs run."""
     n = rows.index.shape[0]
@@ -148,10 +161,14 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
                     average_start, phase_eta = t, tracker.values[ETA]
                 eta_t = step_size(steps.kind, tracker.values[ETA], steps.p1, steps.p2, t, epoch)
                 G, r_sum, weight = _gradient(data, loss, rows_b, model)
-                if weight > 0:  # unbiased: divided by the rows' expected weight, not their own
+                # unbiased: divided by the rows' expected weight, not their own
+                divisor = plan.mean_weight * (plan.batch_size if plan.whole_batches
+                                              else len(rows_b))
+                if drift.coef.shape[0] > 0:
+                    G, r_sum = G + divisor * drift.coef, r_sum + divisor * drift.intercept
+                if weight > 0 or drift.coef.shape[0] > 0:
                     proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
-                                  (G, r_sum, plan.mean_weight * (
-                                      plan.batch_size if plan.whole_batches else len(rows_b))))
+                                  (G, r_sum, divisor))
                 t += 1
                 if interval_averages and batch % every == 0:
                     average_start = t - 1  # each check evaluates its interval's average

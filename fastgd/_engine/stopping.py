@@ -41,6 +41,10 @@ DOUBLING_MIN_CHECKS = 4
 #: The doubling rule stops on a gain below ``DOUBLING_SAFETY * window * tol``: a gain can
 #: understate the excess left (on a random sparse design, at a step's plateau, by 2.6x).
 DOUBLING_SAFETY = 0.5
+#: A variance-reduced fit stops when the excess left, estimated from its last two gains, is at
+#: most this times ``tol`` of the loss (the estimate assumes a constant rate, which on
+#: ill-conditioned data slows down as the fit goes).
+VARIANCE_SAFETY = 0.5
 
 
 @shared
@@ -201,6 +205,33 @@ def check_progress(history, epoch, phase_start, best_before, eta, base_loss, eta
     return epoch + 1, math.inf, eta / ADAPTIVE_DIVISOR, loss, RUNNING
 
 
+def variance_reduced_progress(loss, gain, previous_gain, tol, stop_early):
+    """The stopping rule of a variance-reduced epoch (``fastgd._engine.variance``) whose
+    snapshot's loss fell by ``gain`` to ``loss``, after ``previous_gain`` the epoch before
+    (NaN: none yet).
+
+    Such epochs bring the excess over the optimum down geometrically, so the ratio ``rho`` of
+    two gains estimates their factor and ``gain * rho / (1 - rho)`` the excess left. With
+    ``stop_early`` the fit stops (``CONVERGED``) once that is at most ``VARIANCE_SAFETY *
+    tol`` times the loss, or once an epoch gains nothing beyond rounding.
+
+    Returns
+    -------
+    int
+        ``RUNNING`` or ``CONVERGED``.
+    """
+    if not stop_early:
+        return RUNNING
+    if abs(gain) <= ROUNDING_RTOL * loss:
+        return CONVERGED
+    if not previous_gain > 0.0 or gain <= 0.0:
+        return RUNNING
+    rho = gain / previous_gain
+    if rho < 1.0 and gain * rho / (1.0 - rho) <= VARIANCE_SAFETY * max(tol, ROUNDING_RTOL) * loss:
+        return CONVERGED
+    return RUNNING
+
+
 @shared
 def restarts_average(tracker, phase_eta):
     """Whether the average starts again before the next updates (``Checks.average_phases``):
@@ -237,6 +268,24 @@ def start_tracking(tracker, start_loss, coef, intercept):
 
 
 @shared
+def record_loss(tracker, loss, close_to_lowest, coef, intercept, keep_best):
+    """Record a check's loss of the model ``coef, intercept`` in ``tracker``; with ``keep_best``
+    keep the model when its loss is the lowest so far or ``close_to_lowest``. Returns the
+    check's number."""
+    counts, values = tracker.counts, tracker.values
+    n = counts[N_CHECKS]
+    tracker.losses[n] = loss
+    keep = loss <= values[LOWEST] or close_to_lowest
+    values[LOWEST] = min(values[LOWEST], loss)
+    if keep_best and keep:
+        values[BEST_LOSS] = loss
+        copy_into(tracker.best_coef, coef)
+        copy_into(tracker.best_intercept, intercept)
+    counts[N_CHECKS] = n + 1
+    return n
+
+
+@shared
 def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks):
     """Record a check's loss of the model ``coef, intercept`` and apply the stopping rule.
 
@@ -251,14 +300,7 @@ def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks)
         ``tracker.values[ETA]``.
     """
     counts, values = tracker.counts, tracker.values
-    n = counts[N_CHECKS]
-    tracker.losses[n] = loss
-    keep = loss <= values[LOWEST] or close_to_lowest
-    values[LOWEST] = min(values[LOWEST], loss)
-    if checks.keep_best and keep:
-        values[BEST_LOSS] = loss
-        copy_into(tracker.best_coef, coef)
-        copy_into(tracker.best_intercept, intercept)
+    n = record_loss(tracker, loss, close_to_lowest, coef, intercept, checks.keep_best)
     phase_start, best_before, eta, base_loss, status = check_progress(
         tracker.losses, n, counts[PHASE_START], values[BEST_BEFORE], values[ETA],
         values[BASE_LOSS], steps.eta0, steps.kind, checks.tol, checks.stop_early, checks.window,
@@ -268,5 +310,4 @@ def record_check(tracker, loss, close_to_lowest, coef, intercept, steps, checks)
     values[ETA] = eta
     values[BASE_LOSS] = base_loss
     counts[STATUS] = status
-    counts[N_CHECKS] = n + 1
     return status

@@ -18,19 +18,22 @@ from .jit import copy_into, inlined_kernel, kernel, reassociating_kernel
 from .losses import effective_weights_of, new_work, no_penalty, objective
 from .random import shuffle_epoch
 from .sparse import sparse_batches
-from .updates import average_in, gradient_sums, proximal_step, slope_terms_of
+from .updates import add_drift, average_in, gradient_sums, proximal_step, slope_terms_of
 
 _step_size = kernel(step_size)
 
 
 @reassociating_kernel
-def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work):
+def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work,
+             drift):
     """Run batches ``first`` to ``last - 1`` of epoch ``epoch`` (``span``) from step counter
     ``t``; return ``t`` after them.
 
     From update ``average_start`` on (``span``; never if negative) each iterate is folded into
-    ``average``. The groups are unpacked here, once per call: the per-batch functions take
-    arrays (see ``updates.gradient_sums``).
+    ``average``. A ``drift`` that is not empty (a ``Model`` of mean gradient sums per unit of
+    weight, see ``fastgd._engine.variance``) is added to every batch's gradient, a batch of
+    weight 0 included. The groups are unpacked here, once per call: the per-batch functions
+    take arrays (see ``updates.gradient_sums``).
     """
     first, last, epoch, average_start = span
     X, Y, weights, index = rows
@@ -47,6 +50,8 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
     kind, _, p1, p2 = steps
     batch_size, fit_intercept, mean_weight = plan.batch_size, plan.fit_intercept, plan.mean_weight
     whole_batches = plan.whole_batches
+    drift_coef, drift_intercept = drift
+    drifting = drift_coef.shape[0] > 0
     terms = slope_terms_of(loss, X)
     n = index.shape[0]
     for b in range(first, last):
@@ -57,9 +62,12 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
                              c)
         weight = gradient_sums(X, Y, weights, index, start, stop, V, c, inv_y_scale, G, r_sum,
                                loss.kind, terms, 1.0 / mean_weight)
-        if weight > 0.0:  # a batch whose weights are all zero makes no step
+        rows_weight = batch_size if whole_batches else stop - start
+        if drifting:
+            add_drift(G, r_sum, drift_coef, drift_intercept, rows_weight)
+        if weight > 0.0 or drifting:  # a batch whose weights are all zero makes no step
             proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, step, G,
-                          r_sum, batch_size if whole_batches else stop - start)
+                          r_sum, rows_weight)
             # (the weights came relative to their mean)
         t += 1
         if 0 <= average_start < t:
@@ -68,19 +76,20 @@ def _batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, av
 
 
 def _run_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
-                 work):
+                 work, drift):
     return (_batches if is_dense(rows) else sparse_batches)(
-        rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work)
+        rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work, drift)
 
 
 @overload(_run_batches, inline="always")
 def _typed_run_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
-                       work):
+                       work, drift):
     batches = pick_format(rows, _batches, sparse_batches)
 
-    def run(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work):
+    def run(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average, work,
+            drift):
         return batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
-                       work)
+                       work, drift)
     return run
 
 
@@ -117,7 +126,7 @@ def _check(rows, standard, loss, penalty, steps, checks, current, model, tracker
 
 @reassociating_kernel
 def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,
-               validation, histories, control):
+               validation, histories, control, drift):
     """Run ``plan.epochs`` epochs from ``plan.first_epoch`` over ``rows``, updating ``model``,
     ``tracker`` and ``histories`` in place (see ``fastgd._engine.groups``).
 
@@ -132,7 +141,8 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
     iterates at a large step are noisy, and the lowest validation loss among them would often
     be a lucky one. At the end ``model`` holds the model to return (the average, when averaging)
     and ``iterate`` (a model of the same shapes, used as the averaging buffer) the last iterate,
-    from which a later run may go on.
+    from which a later run may go on. ``drift``: see ``_batches`` (empty: none; dense rows
+    only).
 
     Returns
     -------
@@ -167,7 +177,8 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
                                                            model.intercept):
                 average_start, phase_eta = t, tracker.values[ETA]
             t = _run_batches(rows, standard, loss, penalty, plan, steps, tracker.values[ETA],
-                             (first, last, epoch, average_start), t, model, average, work)
+                             (first, last, epoch, average_start), t, model, average, work,
+                             drift)
             first = last
             if 0 <= average_start < t:
                 current = average

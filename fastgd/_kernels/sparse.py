@@ -233,9 +233,10 @@ def _to_standardised(U, shift, S, inverse, coef):
 
 @reassociating_kernel
 def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, model, average,
-                   work):
+                   work, drift):
     """``fastgd._kernels.epochs._batches`` for sparse rows: run batches ``first`` to
     ``last - 1`` of epoch ``epoch`` (``span``) from step counter ``t``; return ``t`` after them.
+    ``drift`` must be empty: a dense drift would cost O(d) per batch.
 
     The model (and its average) are held as raw weights ``U + a S`` during the run (see the
     module's notes) and written back, all columns up to date, before returning.

@@ -130,6 +130,18 @@ def proximal_step(coef, intercept, fit_intercept, x_offset, x_scale, l1, l2, eta
 
 
 @inlined_reassociating_kernel
+def add_drift(G, r_sum, drift_coef, drift_intercept, weight):
+    """Add ``weight`` times the drift (gradient sums per unit of weight) to the sums ``G,
+    r_sum`` of a batch whose step divides by ``weight``: the step then goes along the batch's
+    gradient plus the drift."""
+    k, d = G.shape
+    for t in range(k):
+        for j in range(d):
+            G[t, j] += weight * drift_coef[t, j]
+        r_sum[t] += weight * drift_intercept[t]
+
+
+@inlined_reassociating_kernel
 def average_in(coef, intercept, avg_coef, avg_intercept, count):
     """Fold the iterate into the running average of the last ``count`` iterates."""
     k, d = coef.shape
