@@ -212,8 +212,10 @@ def variance_reduced_progress(loss, gain, previous_gain, tol, stop_early):
 
     Such epochs bring the excess over the optimum down geometrically, so the ratio ``rho`` of
     two gains estimates their factor and ``gain * rho / (1 - rho)`` the excess left. With
-    ``stop_early`` the fit stops (``CONVERGED``) once that is at most ``VARIANCE_SAFETY *
-    tol`` times the loss, or once an epoch gains nothing beyond rounding.
+    ``stop_early`` the fit stops (``CONVERGED``) once both the gain and that estimate are at
+    most ``VARIANCE_SAFETY * tol`` times the loss, or once an epoch gains nothing beyond
+    rounding. The gain itself is asked for because the rate is not constant: on heavy-tailed
+    rows a gain of 2.3e-2 followed by 9e-4 (``rho`` 0.04) left 1.3e-3, not 4e-5.
 
     Returns
     -------
@@ -224,10 +226,11 @@ def variance_reduced_progress(loss, gain, previous_gain, tol, stop_early):
         return RUNNING
     if abs(gain) <= ROUNDING_RTOL * loss:
         return CONVERGED
-    if not previous_gain > 0.0 or gain <= 0.0:
+    enough = VARIANCE_SAFETY * max(tol, ROUNDING_RTOL) * loss
+    if not previous_gain > 0.0 or not 0.0 < gain <= enough:
         return RUNNING
     rho = gain / previous_gain
-    if rho < 1.0 and gain * rho / (1.0 - rho) <= VARIANCE_SAFETY * max(tol, ROUNDING_RTOL) * loss:
+    if rho < 1.0 and gain * rho / (1.0 - rho) <= enough:
         return CONVERGED
     return RUNNING
 

@@ -72,6 +72,7 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
         previous_gain, gain = gain, float(losses.sum() - new_losses.sum())
         if math.isfinite(gain) and gain >= -ROUNDING_RTOL * losses.sum():
             copy_model(snapshot, model)
+            copy_model(model, iterate)
             drift, losses = new_drift, new_losses
             status = variance_reduced_progress(float(losses.sum()), gain, previous_gain,
                                                setup.checks.tol, setup.checks.stop_early)
@@ -83,12 +84,14 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
             if eta < setup.steps.eta0 * ADAPTIVE_FLOOR:
                 status = CONVERGED
         histories.loss[done - 1] = losses
-        record_loss(tracker, float(losses.sum()), False, model.coef, model.intercept,
+        record_loss(tracker, float(losses.sum()), False, snapshot.coef, snapshot.intercept,
                     setup.checks.keep_best)
         if tracker.counts[STATUS] == INTERRUPTED:
             status = INTERRUPTED
         tracker.counts[STATUS] = status
     tracker.values[ETA] = eta
+    copy_model(iterate, model)
+    copy_model(model, snapshot)
     return done
 
 
