@@ -117,7 +117,10 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         thread gets at least 64 batches and about 2 million entries of X (a sparse entry counts
         8), so smaller data runs on fewer threads (the result's ``settings["n_jobs"]`` says
         how many ran). Not with ``early_stopping`` or
-        ``average``; memory-mapped X runs on one thread.
+        ``average``; memory-mapped X runs on one thread, and so does an ``"auto"``
+        least-squares fit that ends with variance-reduced epochs (50 coefficients or more,
+        dense X in memory): they run on one thread, where they beat two threads of averaged
+        SGD (50,000 x 1,000: 5 epochs and 0.7 s, against 51 epochs and 3.2 s).
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
         ``"auto"`` takes Numba when it imports.
@@ -206,8 +209,8 @@ def fit_and_scaling(X, y, *, sample_weight, batch_size, epochs, learning_rate, f
     else:
         problem = prepare(X, Y, weights, coef_init=coef_start, intercept_init=intercept_start,
                           average_start=average_start, seed=seed, **options)
-        settings["n_jobs"] = threads = thread_count(n_jobs, problem.rows.X,
-                                                    problem.setup.plan.batch_size)
+        settings["n_jobs"] = threads = (1 if problem.variance_reduced else thread_count(
+            n_jobs, problem.rows.X, problem.setup.plan.batch_size))
 
         def run(control, histories):
             if threads > 1:

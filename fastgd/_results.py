@@ -59,7 +59,9 @@ class FitResult:
         standardised features and target). An ``"auto"`` fit whose iterates blew up anyway
         restarts from its best model with a step 10 times smaller (up to 10 times) instead of
         failing: ``learning_rate`` is then the last schedule that ran and
-        ``settings["restarts"]`` counts the restarts.
+        ``settings["restarts"]`` counts the restarts. An ``"auto"`` least-squares fit of 50
+        coefficients or more on dense rows in memory ends with variance-reduced epochs
+        (SVRG, see the README): ``settings["variance_reduced_epochs"]`` counts them.
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict
@@ -164,6 +166,8 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
     if restarts:  # "auto" blew up and went on from its best model with smaller steps
         schedule = schedules.Adaptive(eta0)
         settings["restarts"] = restarts
+    if outcome.variance_reduced_epochs:
+        settings["variance_reduced_epochs"] = outcome.variance_reduced_epochs
     result = FitResult(
         coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,

@@ -128,7 +128,8 @@ def test_defaults_reach_least_squares_on_messy_data(family, backend):
         X, y, weights = make_messy_problem(family, random_state=seed)
         res = fastgd.fit(X, y, sample_weight=weights, batch_size=8, random_state=seed,
                          backend=backend, n_jobs=2)
-        assert res.settings["n_jobs"] == 2
+        # one-hot (67 columns) ends with variance-reduced epochs, which run on one thread
+        assert res.settings["n_jobs"] == (1 if family == "one_hot" else 2)
         assert weighted_excess_mse(X, y, weights, res) <= 1e-3, (family, seed)
 
 

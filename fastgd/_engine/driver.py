@@ -47,6 +47,8 @@ class Outcome(NamedTuple):
     eta0: float = float("nan")
     #: The last iterate (standardised), from which a stream goes on; None for many blocks.
     iterate: Model | None = None
+    #: Epochs of the fit that were variance-reduced (``fastgd._engine.variance``).
+    variance_reduced_epochs: int = 0
 
 
 #: Most restarts of an ``"auto"`` fit whose iterates blew up, each from the best model kept
@@ -210,13 +212,17 @@ def run_problem(problem, backend, control, histories):
                     else None)
     if (problem.variance_reduced and tracker.counts[STATUS] == RUNNING and n_epochs < epochs):
         model.coef[:], model.intercept[:] = tracker.best_coef, tracker.best_intercept
+        warm_epochs = n_epochs
         n_epochs = run_variance_reduced(backend, rows, validation, setup, model, iterate,
                                         tracker, histories, control,
                                         problem.setup.plan.first_epoch, n_epochs, epochs)
         exact, last_iterate = True, None
+        variance_reduced_epochs = n_epochs - warm_epochs
+    else:
+        variance_reduced_epochs = 0
     outcome = finish(InMemory(rows, backend.name), setup, model, tracker, histories, n_epochs,
                      exact, validation, restarts, last_iterate)
-    return outcome._replace(iterate=iterate)
+    return outcome._replace(iterate=iterate, variance_reduced_epochs=variance_reduced_epochs)
 
 
 def run_blocks(blocks, setup, model, control, histories, restartable=False):

@@ -127,12 +127,13 @@ def snapshot_pass(rows, standard, model, targets):
     twin): the model's predictions in y's units into ``targets``; returns its gradient sums
     (as :func:`gradient`) and each target's mean squared-error loss."""
     Z, T, s, m = standardised(rows, standard)
-    P = _predictions(Z, m, model)
-    targets[:] = P * standard.y_scale + standard.y_offset
-    slope = (P - T) * s[:, None]
-    r_sum = slope.sum(axis=0)
-    sums = (Z.T @ slope).T - np.outer(r_sum, m), r_sum, s.sum()
-    return sums, s @ (0.5 * (P - T) ** 2) / s.sum()
+    with np.errstate(over="ignore", invalid="ignore"):  # a blown-up model: the driver undoes it
+        P = _predictions(Z, m, model)
+        targets[:] = P * standard.y_scale + standard.y_offset
+        slope = (P - T) * s[:, None]
+        r_sum = slope.sum(axis=0)
+        sums = (Z.T @ slope).T - np.outer(r_sum, m), r_sum, s.sum()
+        return sums, s @ (0.5 * (P - T) ** 2) / s.sum()
 
 
 def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterate, tracker,

@@ -38,8 +38,9 @@ def _snapshot(backend, rows, setup, model, targets):
     """The snapshot pass at ``model``: ``(drift, losses)``, the mean gradient sums per unit of
     weight and each target's objective (loss plus penalty); the predictions into ``targets``."""
     (G, r_sum, weight), losses = backend.snapshot(rows, setup.standard, model, targets)
-    drift = Model(np.ascontiguousarray(G / weight), np.ascontiguousarray(r_sum / weight))
-    return drift, losses + penalties(setup.penalty, model.coef)
+    with np.errstate(over="ignore", invalid="ignore"):  # a blown-up model: the driver undoes it
+        drift = Model(np.ascontiguousarray(G / weight), np.ascontiguousarray(r_sum / weight))
+        return drift, losses + penalties(setup.penalty, model.coef)
 
 
 def run_variance_reduced(backend, rows, validation, setup, model, iterate, tracker, histories,

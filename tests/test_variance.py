@@ -1,0 +1,189 @@
+"""Variance-reduced epochs (``fastgd._engine.variance``): an ``"auto"`` least-squares fit of 50
+coefficients or more on dense rows in memory ends with SVRG epochs, which reach least squares
+far below averaged SGD's noise in a few epochs, on raw, weighted, penalised and multi-target
+data alike, and cannot blow up."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Lasso
+
+import fastgd
+from fastgd._engine import driver
+from fastgd._engine.stopping import CONVERGED, RUNNING, variance_reduced_progress
+from fastgd.datasets import make_messy_problem
+
+from helpers import REDUCED, excess_mse, lstsq_fit, weighted_excess_mse
+
+N = 1000 if REDUCED else 4000
+
+
+def problem(seed, n=N, d=60, k=1):
+    """Correlated columns of scales 0.1 to 10 with offsets, a dense truth and unit noise."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, d))
+    Z[:, 1:] = 0.6 * Z[:, :-1] + 0.8 * Z[:, 1:]
+    X = Z * np.logspace(-1, 1, d) + rng.uniform(-3, 3, d)
+    W = rng.uniform(-2, 2, (d, k)) / np.logspace(-1, 1, d)[:, None]
+    Y = X @ W + 1.5 + rng.standard_normal((n, k))
+    return X, (Y[:, 0] if k == 1 else Y)
+
+
+def test_auto_ends_with_variance_reduced_epochs_at_least_squares(backend):
+    for seed in range(3):
+        X, y = problem(seed)
+        res = fastgd.fit(X, y, random_state=seed, backend=backend)
+        assert res.converged and res.settings["variance_reduced_epochs"] >= 1
+        assert res.n_epochs <= 20
+        assert excess_mse(X, y, res) <= 1e-4
+
+
+def test_fewer_coefficients_or_another_loss_keep_averaged_sgd():
+    X, y = problem(0, d=40)
+    assert "variance_reduced_epochs" not in fastgd.fit(X, y, random_state=0).settings
+    X, y = problem(0)
+    assert "variance_reduced_epochs" not in fastgd.fit(X, y, loss="huber",
+                                                       random_state=0).settings
+    assert "variance_reduced_epochs" not in fastgd.fit(X, y, early_stopping=True,
+                                                       random_state=0).settings
+
+
+def test_several_threads_give_way_to_one_variance_reduced_thread(monkeypatch):
+    from fastgd._engine import threads
+
+    monkeypatch.setattr(threads, "MIN_SHARE_ENTRIES", 0)  # threads even for small data
+    X, y = problem(0, n=2400)  # 150 batches: enough for two threads
+    res = fastgd.fit(X, y, batch_size=16, random_state=0, n_jobs=2)
+    assert res.settings["n_jobs"] == 1 and res.settings["variance_reduced_epochs"] >= 1
+    X, y = problem(0, n=2400, d=40)
+    assert fastgd.fit(X, y, batch_size=16, random_state=0, n_jobs=2).settings["n_jobs"] == 2
+
+
+def test_backends_agree_without_shuffling():
+    X, y = problem(1, n=600)
+    fits = [fastgd.fit(X, y, shuffle=False, tol=None, epochs=6, backend=backend)
+            for backend in ("numba", "numpy")]
+    assert fits[0].settings["variance_reduced_epochs"] == 4
+    np.testing.assert_allclose(fits[0].coef, fits[1].coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fits[0].loss_history, fits[1].loss_history, rtol=1e-9)
+
+
+@pytest.mark.parametrize("weights", ["mask", "lognormal"])
+def test_weighted_rows(backend, weights):
+    X, y = problem(2)
+    rng = np.random.default_rng(5)
+    w = ((rng.random(len(y)) < 0.25).astype(float) if weights == "mask"
+         else rng.lognormal(0.0, 2.0, len(y)))
+    res = fastgd.fit(X, y, sample_weight=w, random_state=0, backend=backend)
+    assert res.settings["variance_reduced_epochs"] >= 1
+    assert weighted_excess_mse(X, y, w, res) <= 1e-4
+
+
+def test_several_targets_and_float32(backend):
+    X, Y = problem(3, d=20, k=3)
+    res = fastgd.fit(X, Y, random_state=0, backend=backend)
+    assert res.settings["variance_reduced_epochs"] >= 1
+    for t in range(3):
+        best = lstsq_fit(X, Y[:, t])
+        residual = X @ best[0] + best[1] - Y[:, t]
+        ours = X @ res.coef[t] + res.intercept[t] - Y[:, t]
+        assert ours @ ours / (residual @ residual) - 1 <= 1e-4
+    X, y = problem(4)
+    res = fastgd.fit(X.astype(np.float32), y.astype(np.float32), random_state=0,
+                     backend=backend)
+    assert res.coef.dtype == np.float32 and res.settings["variance_reduced_epochs"] >= 1
+    assert excess_mse(X, y, res) <= 1e-4
+
+
+def test_one_hot_rows():
+    X, y, w = make_messy_problem("one_hot", random_state=0)
+    res = fastgd.fit(X, y, sample_weight=w, random_state=0)
+    assert res.settings["variance_reduced_epochs"] >= 1
+    assert weighted_excess_mse(X, y, w, res) <= 1e-4
+
+
+def test_l1_keeps_the_exact_zeros_of_coordinate_descent(backend):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((N, 60)) * rng.uniform(0.5, 2, 60)
+    truth = np.where(np.arange(60) % 3 == 0, rng.uniform(1, 3, 60), 0.0)
+    y = X @ truth + 2 + rng.standard_normal(N)
+    reference = Lasso(alpha=0.05, tol=1e-12, max_iter=100_000).fit(X, y)
+    res = fastgd.fit(X, y, penalty="l1", alpha=0.05, random_state=0, backend=backend)
+    assert res.settings["variance_reduced_epochs"] >= 1
+
+    def objective(coef, intercept):
+        residual = X @ coef + intercept - y
+        return 0.5 * residual @ residual / len(y) + 0.05 * np.abs(coef).sum()
+
+    best = objective(reference.coef_, reference.intercept_)
+    assert objective(res.coef, res.intercept) - best <= 1e-5 * best
+    np.testing.assert_array_equal(res.coef == 0.0, reference.coef_ == 0.0)
+
+
+def test_a_step_too_long_for_the_snapshot_is_undone(monkeypatch, backend):
+    """Variance-reduced epochs 1000 times past their stable step end above their snapshot:
+    each is undone and the step divided by 5 until they gain; the fit never blows up."""
+    real = driver.run_variance_reduced
+
+    def far_too_long(backend, rows, validation, setup, model, iterate, tracker, *rest):
+        tracker.values[driver.ETA] *= 1000.0
+        return real(backend, rows, validation, setup, model, iterate, tracker, *rest)
+
+    monkeypatch.setattr(driver, "run_variance_reduced", far_too_long)
+    X, y = problem(7)
+    res = fastgd.fit(X, y, random_state=0, backend=backend)
+    assert np.all(np.isfinite(res.loss_history))
+    assert np.all(np.diff(res.loss_history[2:]) <= 1e-9 * res.loss_history[2:-1])
+    assert res.converged and excess_mse(X, y, res) <= 1e-4
+
+
+def test_the_loss_history_is_that_of_each_epochs_model(backend):
+    X, y = problem(8)
+    res = fastgd.fit(X, y, random_state=0, backend=backend)
+    assert len(res.loss_history) == res.n_epochs
+    residual = res.predict(X) - y
+    np.testing.assert_allclose(res.loss_history[-1], 0.5 * residual @ residual / len(y),
+                               rtol=1e-9)
+
+
+def test_a_stop_request_ends_at_the_epochs_end(monkeypatch):
+    """Ctrl-C (``control[0]`` set) during the first variance-reduced epoch ends the fit there,
+    with that epoch's model and loss."""
+    real = driver.run_variance_reduced
+
+    def requested(*args):
+        args[8][0] = 1  # control
+        return real(*args)
+
+    monkeypatch.setattr(driver, "run_variance_reduced", requested)
+    X, y = problem(9)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        res = fastgd.fit(X, y, random_state=0)
+    assert res.interrupted and not res.converged
+    assert res.n_epochs == 3 and res.settings["variance_reduced_epochs"] == 1
+    residual = res.predict(X) - y
+    np.testing.assert_allclose(res.loss_history[-1], 0.5 * residual @ residual / len(y),
+                               rtol=1e-9)
+
+
+# the stopping rule of variance-reduced epochs, alone
+
+def test_geometric_gains_stop_once_the_excess_left_is_small():
+    excess = 1e-2 * 0.1 ** np.arange(8)  # the factor 0.1 an epoch
+    losses = 1.0 + excess
+    stops = [variance_reduced_progress(losses[e], losses[e - 1] - losses[e],
+                                       losses[e - 2] - losses[e - 1] if e > 1 else np.nan,
+                                       1e-4, True) for e in range(1, 8)]
+    # stops at the first epoch whose gain, 0.9 of the excess before it, is at most 5e-5
+    # (VARIANCE_SAFETY * tol): after 1e-5, at 1e-6
+    assert stops.index(CONVERGED) + 1 == 4 and excess[4] == pytest.approx(1e-6)
+
+
+def test_a_sudden_slowdown_does_not_stop():
+    # a gain of 2.3e-2 then one of 9e-4 (rho 0.04) with 1.3e-3 left: the gain is too large
+    assert variance_reduced_progress(1.0013, 9e-4, 2.3e-2, 1e-4, True) == RUNNING
+
+
+def test_no_gain_beyond_rounding_stops_and_no_tol_never_does():
+    assert variance_reduced_progress(1.0, 1e-12, 1e-3, 1e-4, True) == CONVERGED
+    assert variance_reduced_progress(1.0, 1e-12, 1e-3, 1e-4, False) == RUNNING
+    assert variance_reduced_progress(1.0, 1e-5, np.nan, 1e-4, True) == RUNNING
