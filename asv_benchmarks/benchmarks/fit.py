@@ -177,3 +177,33 @@ class SparseFit(Benchmark):
 
     def time_fit(self, data, method):
         self.run()
+
+
+class DefaultFit(Benchmark):
+    """Time to a solution: a default ``fastgd.fit`` (``"auto"``, run to its stopping rule) of
+    50,000 x 1,000, well or ill conditioned (``bench --time-to-solution``'s data), its epochs
+    and its relative excess MSE over lstsq."""
+
+    params = (["well", "ill"],)
+    param_names = ["data"]
+
+    def setup(self, data):
+        try:
+            from fastgd._commands.bench import conditioned_data
+        except ImportError:
+            raise NotImplementedError("this commit has no conditioned data") from None
+        self.X, self.y = conditioned_data(50_000, 1_000, data == "ill")
+        warm_up()
+        fastgd.fit(*make_regression(2_000, 60), random_state=0)  # every phase of "auto"
+
+    def _fit(self):
+        return fastgd.fit(self.X, self.y, random_state=0)
+
+    def time_fit(self, data):
+        self._fit()
+
+    def track_epochs(self, data):
+        return self._fit().n_epochs
+
+    def track_excess_mse(self, data):
+        return relative_excess_mse(self.X, self.y, self._fit())
