@@ -73,7 +73,8 @@ class Problem:
     standardised: bool
     first_update: int = 0
     #: Whether the fit ends with variance-reduced epochs (``fastgd._engine.variance``), when
-    #: it runs on one block in memory.
+    #: it runs on one block in memory: an averaging ``"auto"`` fit of squared error on dense
+    #: rows.
     variance_reduced: bool = False
 
     @property
@@ -407,7 +408,8 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
                    schedule=learning_rate, standardised=auto,
-                   variance_reduced=doubling and isinstance(X, np.ndarray))
+                   variance_reduced=averaging and loss.kind == SQUARED_ERROR
+                   and isinstance(X, np.ndarray))
 
 
 def continued(problem, coef, intercept, first_epoch, first_update):

@@ -59,9 +59,9 @@ class FitResult:
         standardised features and target). An ``"auto"`` fit whose iterates blew up anyway
         restarts from its best model with a step 10 times smaller (up to 10 times) instead of
         failing: ``learning_rate`` is then the last schedule that ran and
-        ``settings["restarts"]`` counts the restarts. An ``"auto"`` least-squares fit of 50
-        coefficients or more on dense rows in memory ends with variance-reduced epochs
-        (SVRG, see the README): ``settings["variance_reduced_epochs"]`` counts them.
+        ``settings["restarts"]`` counts the restarts. An ``"auto"`` least-squares fit on
+        dense rows in memory ends with variance-reduced epochs (SVRG, see the README):
+        ``settings["variance_reduced_epochs"]`` counts them.
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict

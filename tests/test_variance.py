@@ -1,7 +1,7 @@
-"""Variance-reduced epochs (``fastgd._engine.variance``): an ``"auto"`` least-squares fit of 50
-coefficients or more on dense rows in memory ends with SVRG epochs, which reach least squares
-far below averaged SGD's noise in a few epochs, on raw, weighted, penalised and multi-target
-data alike, and cannot blow up."""
+"""Variance-reduced epochs (``fastgd._engine.variance``): an ``"auto"`` least-squares fit on
+dense rows in memory ends with SVRG epochs, which reach least squares far below averaged SGD's
+noise in a few epochs, on raw, weighted, penalised and multi-target data alike, and cannot
+blow up."""
 
 import numpy as np
 import pytest
@@ -37,14 +37,23 @@ def test_auto_ends_with_variance_reduced_epochs_at_least_squares(backend):
         assert excess_mse(X, y, res) <= 1e-4
 
 
-def test_fewer_coefficients_or_another_loss_keep_averaged_sgd():
-    X, y = problem(0, d=40)
-    assert "variance_reduced_epochs" not in fastgd.fit(X, y, random_state=0).settings
-    X, y = problem(0)
-    assert "variance_reduced_epochs" not in fastgd.fit(X, y, loss="huber",
-                                                       random_state=0).settings
-    assert "variance_reduced_epochs" not in fastgd.fit(X, y, early_stopping=True,
-                                                       random_state=0).settings
+def test_small_problems_too():
+    X, y = problem(0, n=1000, d=5)
+    res = fastgd.fit(X, y, random_state=0)
+    assert res.settings["variance_reduced_epochs"] >= 1 and res.n_epochs <= 10
+    assert excess_mse(X, y, res) <= 1e-4
+
+
+def test_other_losses_tight_tolerances_and_sparse_rows_keep_averaged_sgd():
+    import scipy.sparse as sp
+
+    X, y = problem(0, n=1000, d=10)
+    for kwargs in (dict(loss="huber"), dict(early_stopping=True), dict(tol=1e-5),
+                   dict(average=True)):
+        assert "variance_reduced_epochs" not in fastgd.fit(X, y, random_state=0,
+                                                           **kwargs).settings
+    sparse = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    assert "variance_reduced_epochs" not in fastgd.fit(sparse, y, random_state=0).settings
 
 
 def test_several_threads_give_way_to_one_variance_reduced_thread(monkeypatch):
@@ -54,8 +63,9 @@ def test_several_threads_give_way_to_one_variance_reduced_thread(monkeypatch):
     X, y = problem(0, n=2400)  # 150 batches: enough for two threads
     res = fastgd.fit(X, y, batch_size=16, random_state=0, n_jobs=2)
     assert res.settings["n_jobs"] == 1 and res.settings["variance_reduced_epochs"] >= 1
-    X, y = problem(0, n=2400, d=40)
-    assert fastgd.fit(X, y, batch_size=16, random_state=0, n_jobs=2).settings["n_jobs"] == 2
+    raw = fastgd.fit(X, y, batch_size=16, random_state=0, n_jobs=2, epochs=3,
+                     learning_rate=fastgd.schedules.Constant(1e-5))
+    assert raw.settings["n_jobs"] == 2
 
 
 def test_backends_agree_without_shuffling():
