@@ -408,8 +408,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
                    schedule=learning_rate, standardised=auto,
-                   variance_reduced=averaging and loss.kind == SQUARED_ERROR
-                   and isinstance(X, np.ndarray))
+                   variance_reduced=averaging and loss.kind == SQUARED_ERROR)
 
 
 def continued(problem, coef, intercept, first_epoch, first_update):

@@ -23,9 +23,9 @@ from helpers import REDUCED, excess_mse, lstsq_fit, weighted_excess_mse
 
 #: Rows enough for two threads at batch 16 (the tests use batch 16 to keep problems small).
 TWO_THREADS_ROWS = 2 * MIN_SHARE_BATCHES * 16
-#: A ``"auto"`` least-squares fit of dense rows ends with variance-reduced epochs on one
-#: thread (``tests/test_variance.py``); below ``tol=1e-4`` it does not average, nor reduce
-#: variance, and its threads are what these tests check.
+#: An ``"auto"`` least-squares fit ends with variance-reduced epochs on one thread
+#: (``tests/test_variance.py``); below ``tol=1e-4`` it does not average, nor reduce variance,
+#: and its threads are what these tests check.
 THREADED_TOL = 5e-5
 
 
@@ -186,7 +186,7 @@ def test_l1_zeros_weights_and_warm_start(backend):
 
 def test_sparse_rows_reach_least_squares(backend):
     X, y, _, _ = make_sparse_problem("one_hot", random_state=0, size=0.25 if REDUCED else 1)
-    res = fastgd.fit(X, y, random_state=0, backend=backend, n_jobs=2)
+    res = fastgd.fit(X, y, random_state=0, backend=backend, n_jobs=2, tol=THREADED_TOL)
     assert res.settings["n_jobs"] == 2
     assert excess_mse(X.toarray(), y, res) <= 1e-3
 

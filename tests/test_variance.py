@@ -44,16 +44,40 @@ def test_small_problems_too():
     assert excess_mse(X, y, res) <= 1e-4
 
 
-def test_other_losses_tight_tolerances_and_sparse_rows_keep_averaged_sgd():
-    import scipy.sparse as sp
-
+def test_other_losses_and_tight_tolerances_keep_averaged_sgd():
     X, y = problem(0, n=1000, d=10)
     for kwargs in (dict(loss="huber"), dict(early_stopping=True), dict(tol=1e-5),
                    dict(average=True)):
         assert "variance_reduced_epochs" not in fastgd.fit(X, y, random_state=0,
                                                            **kwargs).settings
-    sparse = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
-    assert "variance_reduced_epochs" not in fastgd.fit(sparse, y, random_state=0).settings
+
+
+@pytest.mark.parametrize("penalty", [None, "l2", "l1"])
+def test_sparse_rows_fit_as_the_same_dense_rows(backend, penalty):
+    """The sparse kernel keeps the drift as one more direction of the model (without a
+    penalty) or adds it to its dense step (with one): without shuffling, the same rows sparse
+    and dense give the same fit."""
+    import scipy.sparse as sp
+
+    X, y = problem(10, n=600, d=60)
+    X = np.where(np.abs(X - X.mean(0)) > X.std(0), X, 0.0)  # a third of the entries stored
+    kwargs = dict(shuffle=False, tol=None, epochs=6, penalty=penalty, alpha=0.01,
+                  backend=backend)
+    dense = fastgd.fit(X, y, **kwargs)
+    sparse = fastgd.fit(sp.csr_matrix(X), y, **kwargs)
+    assert sparse.settings["variance_reduced_epochs"] == 4
+    np.testing.assert_allclose(sparse.coef, dense.coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sparse.loss_history, dense.loss_history, rtol=1e-9)
+
+
+def test_sparse_rows_reach_least_squares(backend):
+    from fastgd.datasets import make_sparse_problem
+
+    for family in ("random", "one_hot"):
+        X, y, _, _ = make_sparse_problem(family, random_state=0, size=0.25 if REDUCED else 1)
+        res = fastgd.fit(X, y, random_state=0, backend=backend)
+        assert res.settings["variance_reduced_epochs"] >= 1 and res.n_epochs <= 20
+        assert excess_mse(X.toarray(), y, res) <= 1e-4
 
 
 def test_several_threads_give_way_to_one_variance_reduced_thread(monkeypatch):

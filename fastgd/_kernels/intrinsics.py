@@ -98,6 +98,29 @@ def _row_dot(X, i, V, t):
     return _dense_row_dot if isinstance(X, types.Array) else _sparse_row_dot
 
 
+def _dense_add_row(X, i, factor, G, t):
+    for j in range(X.shape[1]):
+        G[t, j] += factor * X[i, j]
+
+
+def _sparse_add_row(X, i, factor, G, t):
+    data, indices, indptr, _ = X
+    for p in range(indptr[i], indptr[i + 1]):
+        G[t, indices[p]] += factor * data[p]
+
+
+def add_row(X, i, factor, G, t):
+    """``G[t] += factor * X[i]`` for a dense or a ``Csr`` X."""
+    if isinstance(X, np.ndarray):
+        return _dense_add_row(X, i, factor, G, t)
+    return _sparse_add_row(X, i, factor, G, t)
+
+
+@overload(add_row, inline="always")
+def _add_row(X, i, factor, G, t):
+    return _dense_add_row if isinstance(X, types.Array) else _sparse_add_row
+
+
 def is_dense(rows):
     """Whether ``rows`` (a ``Rows`` group) holds a dense X, for the Python twins of overloads."""
     return isinstance(rows.X, np.ndarray)

@@ -6,7 +6,7 @@ import numpy as np
 from numba.extending import overload
 
 from .intrinsics import is_dense, pick_format
-from .intrinsics import row_weight
+from .intrinsics import add_row, row_dot, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .losses import effective_weights
 from .sparse import sparse_sums
@@ -54,7 +54,7 @@ def step_along(model, fit_intercept, standard, penalty, eta, work, weight):
 
 @reassociating_kernel
 def snapshot_pass(rows, standard, model, work, targets):
-    """The snapshot of a variance-reduced epoch, by one pass over dense ``rows``, for squared
+    """The snapshot of a variance-reduced epoch, by one pass over ``rows``, for squared
     error: the model's predictions in y's units into ``targets`` (shape (n, k)), the gradient
     sums of its residuals (as :func:`full_gradient`) into ``work.G, work.r_sum`` and each
     target's mean loss ``sum(s r^2 / 2) / sum(s)`` into ``work.out``; return ``sum(s)``.
@@ -65,7 +65,7 @@ def snapshot_pass(rows, standard, model, work, targets):
     X, Y, weights = rows.X, rows.Y, rows.weights
     effective_weights(model, standard, work)
     V, c, inv_y_scale, G, r_sum = work.V, work.c, work.inv_y_scale, work.G, work.r_sum
-    k, d = V.shape
+    k = V.shape[0]
     G[:, :] = 0.0
     r_sum[:] = 0.0
     losses = np.zeros(k)
@@ -74,16 +74,13 @@ def snapshot_pass(rows, standard, model, work, targets):
         s = row_weight(weights, i)
         weight += s
         for t in range(k):
-            prediction = c[t]
-            for j in range(d):
-                prediction += X[i, j] * V[t, j]
+            prediction = c[t] + row_dot(X, i, V, t)
             targets[i, t] = prediction * standard.y_scale[t]
             r = prediction - Y[i, t] * inv_y_scale[t]
             losses[t] += s * 0.5 * r * r
             r *= s
             r_sum[t] += r
-            for j in range(d):
-                G[t, j] += r * X[i, j]
+            add_row(X, i, r, G, t)
     for t in range(k):
         work.out[t] = losses[t] / weight
     return weight

@@ -34,7 +34,7 @@ from ..schedules import step_size
 from .intrinsics import prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
-from .updates import PREFETCH_DISTANCE, average_in, slope_terms_of
+from .updates import PREFETCH_DISTANCE, add_drift, average_in, slope_terms_of
 
 _step_size = kernel(step_size)
 
@@ -54,16 +54,19 @@ def _prefetch_row(data, indices, indptr, Y, weights, index, p):
 
 
 @inlined_reassociating_kernel
-def _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S, c, inv_y_scale, loss, terms):
+def _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S, c, inv_y_scale, loss, terms,
+                  offset):
     """The weighted slope ``s g`` of target ``t`` at row ``i`` for the model whose weights on
-    raw rows are ``U + shift * S[t]`` and ``c``, and the row's ``drift = x . shift``.
+    raw rows are ``U + shift * S[t]`` and ``c`` (plus ``offset``: the row's product with the
+    model's part along a drift, see :func:`sparse_batches`), and the row's ``drift = x .
+    shift``.
 
     Inlined, a branch around one of its loops (to skip ``drift`` on uncentred rows) made
     Numba keep an atomic reference count per row for the arrays passed in: an epoch of
     200,000 one-hot rows took twice as long.
     """
     lo, hi = indptr[i], indptr[i + 1]
-    r = c[t] - Y[i, t] * inv_y_scale[t]
+    r = c[t] + offset - Y[i, t] * inv_y_scale[t]
     drift = 0.0
     for q in range(lo, hi):
         j = indices[q]
@@ -99,7 +102,7 @@ def sparse_sums(X, Y, weights, index, U, c, inv_y_scale, G, r_sum, loss, terms):
         s = row_weight(weights, i)
         for t in range(k):
             r = _row_residual(data, indices, indptr, Y, i, s, t, U, no_shift, no_S, c,
-                              inv_y_scale, loss, terms)[0]
+                              inv_y_scale, loss, terms, 0.0)[0]
             r_sum[t] += r
             _add_row(data, indices, indptr, i, r, G, t)
         weight += s
@@ -108,30 +111,35 @@ def sparse_sums(X, Y, weights, index, U, c, inv_y_scale, G, r_sum, loss, terms):
 
 @inlined_reassociating_kernel
 def _batch_residuals(data, indices, indptr, Y, weights, index, start, stop, U, shift, S, c,
-                     inv_y_scale, R, drifts, r_sum, loss, terms):
+                     inv_y_scale, R, drifts, r_sum, loss, terms, along, Q):
     """Pass 1 of a batch, rows ``index[start:stop]``: each row's weighted slopes into
     ``R[p - start]`` (per target) and drift into ``drifts[p - start]`` (see
     :func:`_row_residual`), their sums into ``r_sum``. Returns ``sum(s)``. On large blocks the
-    rows are prefetched ahead (see ``updates``)."""
+    rows are prefetched ahead (see ``updates``). ``along[i, t]`` (empty: none) is row ``i``'s
+    product with the drift direction of target ``t``, along which the model has moved
+    ``Q[t]``."""
     k = Y.shape[1]
     n_index = index.shape[0]
     prefetching = n_index >= PREFETCH_MIN_ROWS
     r_sum[:] = 0.0
     weight = 0.0
+    drifting = along.shape[0] > 0
     for p in range(start, stop):
         if prefetching and p + PREFETCH_DISTANCE < n_index:
             _prefetch_row(data, indices, indptr, Y, weights, index, p + PREFETCH_DISTANCE)
         i = index[p]
         s = row_weight(weights, i)
         if k == 1 and loss == SQUARED_ERROR:  # constants (as in ``updates.gradient_sums``)
+            offset = along[i, 0] * Q[0] if drifting else 0.0
             r, drift = _row_residual(data, indices, indptr, Y, i, s, 0, U, shift, S, c,
-                                     inv_y_scale, SQUARED_ERROR, terms)
+                                     inv_y_scale, SQUARED_ERROR, terms, offset)
             R[p - start, 0] = r
             r_sum[0] += r
         else:
             for t in range(k):
+                offset = along[i, t] * Q[t] if drifting else 0.0
                 r, drift = _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S,
-                                         c, inv_y_scale, loss, terms)
+                                         c, inv_y_scale, loss, terms, offset)
                 R[p - start, t] = r
                 r_sum[t] += r
         drifts[p - start] = drift
@@ -222,13 +230,37 @@ def _to_raw(coef, inverse, U):
 
 
 @inlined_reassociating_kernel
-def _to_standardised(U, shift, S, inverse, coef):
-    """``coef = (U + shift * S) / inverse`` for the columns that are not constant."""
+def _to_standardised(U, shift, S, nu, Q, inverse, coef):
+    """``coef = (U + shift * S + nu * Q) / inverse`` for the columns that are not constant
+    (``nu`` empty: no drift direction)."""
     k, d = coef.shape
+    drifting = nu.shape[0] > 0
     for t in range(k):
         for j in range(d):
             if inverse[j] > 0.0:
-                coef[t, j] = (U[t, j] + shift[j] * S[t]) / inverse[j]
+                v = U[t, j] + shift[j] * S[t]
+                if drifting:
+                    v += nu[t, j] * Q[t]
+                coef[t, j] = v / inverse[j]
+
+
+@inlined_reassociating_kernel
+def _drift_direction(data, indices, indptr, drift_coef, inverse_sq, nu, along, x_offset):
+    """The drift's direction on raw rows, ``nu = drift_coef / s^2``, each row's product with
+    it into ``along`` (shape (n, k)), and each target's ``sum_j m_j nu_j`` (returned)."""
+    k, d = nu.shape
+    total = np.zeros(k)
+    for t in range(k):
+        for j in range(d):
+            nu[t, j] = drift_coef[t, j] * inverse_sq[j]
+            total[t] += x_offset[j] * nu[t, j]
+    for i in range(along.shape[0]):
+        for t in range(k):
+            product = 0.0
+            for q in range(indptr[i], indptr[i + 1]):
+                product += data[q] * nu[t, indices[q]]
+            along[i, t] = product
+    return total
 
 
 @reassociating_kernel
@@ -236,10 +268,13 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
                    work, drift):
     """``fastgd._kernels.epochs._batches`` for sparse rows: run batches ``first`` to
     ``last - 1`` of epoch ``epoch`` (``span``) from step counter ``t``; return ``t`` after them.
-    ``drift`` must be empty: a dense drift would cost O(d) per batch.
 
     The model (and its average) are held as raw weights ``U + a S`` during the run (see the
-    module's notes) and written back, all columns up to date, before returning.
+    module's notes) and written back, all columns up to date, before returning. A ``drift``
+    (added to every step, as in the dense kernel) moves every weight at every update: without
+    a penalty it is kept as one more direction, ``nu = drift / s^2`` on raw rows, along which
+    the model has moved ``Q`` (a scalar per target, as ``S``), and each row's product with
+    ``nu`` is found once per run (O(nnz)); a penalised run adds it to its dense step.
     """
     first, last_batch, epoch, average_start = span
     X, Y, weights, index = rows
@@ -267,6 +302,15 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
     R, drifts = np.empty((batch_size, k)), np.zeros(batch_size)
     last = np.full(d, t, dtype=np.int64)
     S, S_avg, P = np.zeros(k), np.zeros(k), np.zeros(k)
+    drift_coef, drift_intercept = drift
+    drifting = drift_coef.shape[0] > 0
+    Q, Q_avg = np.zeros(k), np.zeros(k)
+    if drifting and not penalised:
+        nu, along = np.empty((k, d)), np.empty((indptr.shape[0] - 1, k))
+        total_nu = _drift_direction(data, indices, indptr, drift_coef, inverse_sq, nu, along,
+                                    x_offset)
+    else:
+        nu, along, total_nu = np.empty((0, d)), np.empty((0, k)), np.zeros(k)
     _to_raw(coef, inverse, U)
     for i in range(k):
         for j in range(d):
@@ -278,14 +322,21 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
         stop = min(start + batch_size, n)
         step = _step_size(kind, eta, p1, p2, t, epoch)
         for i in range(k):
-            c[i] = intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
+            c[i] = (intercept[i] + y_offset[i] * inv_y_scale[i] - P[i] - S[i] * total_shift
+                    - Q[i] * total_nu[i])
         weight = _batch_residuals(data, indices, indptr, Y, weights, index, start, stop, U,
                                   shift, S, c, inv_y_scale, R, drifts, r_sum, loss.kind,
-                                  terms)
+                                  terms, along, Q)
         averaging = 0 <= average_start <= t
-        if weight > 0.0:  # a batch whose weights are all zero makes no step
+        if weight > 0.0 or drifting:  # a batch whose weights are all zero makes no step
             divisor = (batch_size if plan.whole_batches else stop - start) * mean_weight
             rate = step / divisor
+            if drifting and penalised:
+                add_drift(G, r_sum, drift_coef, drift_intercept, divisor)
+            elif drifting:  # along nu, and through r_sum along the centring and the intercept
+                for i in range(k):
+                    r_sum[i] += divisor * drift_intercept[i]
+                    Q[i] -= step
             if penalised:
                 for p in range(start, stop):
                     for i in range(k):
@@ -308,10 +359,11 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
                 if not penalised:
                     avg_intercept[i] += (intercept[i] - avg_intercept[i]) * share
                 S_avg[i] += (S[i] - S_avg[i]) * share
+                Q_avg[i] += (Q[i] - Q_avg[i]) * share
     if 0 <= average_start < t and not penalised:
         for j in range(d):
             _catch_up(U, avg_coef, j, last, t, average_start)
-    _to_standardised(U, shift, S, inverse, coef)
+    _to_standardised(U, shift, S, nu, Q, inverse, coef)
     if average_start >= 0:
-        _to_standardised(avg_coef, shift, S_avg, inverse, avg_coef)
+        _to_standardised(avg_coef, shift, S_avg, nu, Q_avg, inverse, avg_coef)
     return t
