@@ -118,9 +118,9 @@ def fit(X, y, *, sample_weight=None, batch_size=32, epochs=1000, learning_rate="
         8), so smaller data runs on fewer threads (the result's ``settings["n_jobs"]`` says
         how many ran). Not with ``early_stopping`` or
         ``average``; memory-mapped X runs on one thread, and so does an ``"auto"``
-        least-squares fit on dense X in memory, which ends with variance-reduced epochs: one
-        thread of those beats two of averaged SGD (50,000 x 1,000: 5 epochs and 0.8 s,
-        against 51 epochs and 3.2 s; 400,000 x 20: 0.16 s against 0.27 s).
+        least-squares fit of X in memory (dense or sparse), which ends with variance-reduced
+        epochs: one thread of those beats two of averaged SGD (50,000 x 1,000: 5 epochs and
+        0.8 s, against 51 epochs and 3.2 s; 400,000 x 20: 0.16 s against 0.27 s).
     backend : {"auto", "numba", "numpy"}, default "auto"
         ``"numba"`` runs the compiled kernels, ``"numpy"`` the vectorised reference;
         ``"auto"`` takes Numba when it imports.

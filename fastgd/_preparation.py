@@ -73,8 +73,7 @@ class Problem:
     standardised: bool
     first_update: int = 0
     #: Whether the fit ends with variance-reduced epochs (``fastgd._engine.variance``), when
-    #: it runs on one block in memory: an averaging ``"auto"`` fit of squared error on dense
-    #: rows.
+    #: it runs on one block in memory: an averaging ``"auto"`` fit of squared error.
     variance_reduced: bool = False
 
     @property

@@ -60,8 +60,8 @@ class FitResult:
         restarts from its best model with a step 10 times smaller (up to 10 times) instead of
         failing: ``learning_rate`` is then the last schedule that ran and
         ``settings["restarts"]`` counts the restarts. An ``"auto"`` least-squares fit on
-        dense rows in memory ends with variance-reduced epochs (SVRG, see the README):
-        ``settings["variance_reduced_epochs"]`` counts them.
+        rows in memory (dense or sparse) ends with variance-reduced epochs (SVRG, see the
+        README): ``settings["variance_reduced_epochs"]`` counts them.
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict

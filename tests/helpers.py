@@ -29,6 +29,16 @@ def excess_mse(X, y, result, fit_intercept=True):
     return (mse(X, y, result.coef, result.intercept) - best) / best
 
 
+def lsqr_mse(X, y):
+    """The least-squares MSE with an intercept of a ``scipy.sparse`` X, from scipy's lsqr."""
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import lsqr
+
+    A = sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
+    solution = lsqr(A, y, atol=1e-12, btol=1e-12, iter_lim=20000)[0]
+    return float(np.mean((A @ solution - y) ** 2))
+
+
 def weighted_excess_mse(X, y, weights, result):
     """Relative excess weighted MSE of ``result`` over weighted least squares."""
     weights = np.ones(len(y)) if weights is None else weights

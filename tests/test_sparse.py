@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from scipy.sparse.linalg import lsqr
 from sklearn.linear_model import Lasso
 
 import fastgd
@@ -15,7 +14,7 @@ from fastgd import MBGDRegressor
 from fastgd.datasets import MESSY_FAMILIES, make_messy_problem, make_sparse_problem
 from fastgd.schedules import Constant
 
-from helpers import REDUCED, weighted_excess_mse
+from helpers import REDUCED, lsqr_mse, weighted_excess_mse
 
 BACKENDS = ["numba", "numpy"]
 
@@ -32,13 +31,6 @@ def _small(seed=0, n=300, d=40, k=1, density=0.1):
     coef = rng.standard_normal((k, d))
     Y = X @ coef.T + 1.5 + 0.3 * rng.standard_normal((n, k))
     return X, (Y[:, 0] if k == 1 else Y), rng
-
-
-def lsqr_mse(X, y):
-    """The least-squares MSE with an intercept, from scipy's lsqr."""
-    A = sp.hstack([X, np.ones((X.shape[0], 1))], format="csr")
-    solution = lsqr(A, y, atol=1e-12, btol=1e-12, iter_lim=20000)[0]
-    return float(np.mean((A @ solution - y) ** 2))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -12,8 +12,10 @@ after two on 50,000 x 1,000).
 For squared error a batch's gradient at ``w`` minus its gradient at ``w~`` is its gradient on
 the rows whose targets are the snapshot's predictions: the epoch engine runs the epoch as it
 is on those targets, with ``mu`` as a drift added to every step
-(``fastgd._kernels.epochs.run_epochs``). One pass an epoch (``Backend.snapshot``) gives the
-predictions, ``mu`` and the snapshot's exact loss, which the stopping rule reads
+(``fastgd._kernels.epochs.run_epochs``; the sparse kernel keeps it as one more direction of
+the model, so that a step still costs O(nnz of the batch)). One pass an epoch
+(``Backend.snapshot``) gives the predictions, ``mu`` and the snapshot's exact loss, which the
+stopping rule reads
 (``stopping.variance_reduced_progress``). The snapshot is the average of the epoch before
 (the last iterate is as noisy as the step). An epoch that ends above its snapshot's loss is
 undone and the step divided by ``ADAPTIVE_DIVISOR``: the fit cannot blow up.
