@@ -207,7 +207,7 @@ def test_sparse_files_svmlight_and_scipy_npz(tmp_path):
     done = fastgd_cli("predict", "svm.json", "train.svm", "--out", "p.csv", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     predicted = np.loadtxt(tmp_path / "p.csv", skiprows=1)
-    np.testing.assert_allclose(predicted, same.predict(X), rtol=1e-12)
+    np.testing.assert_allclose(predicted, same.predict(X), rtol=1e-12, atol=1e-12)
     done = fastgd_cli("fit", "train.npz", "--target", "0", "--random-state", "0", "--out",
                       "npz.json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
@@ -215,7 +215,7 @@ def test_sparse_files_svmlight_and_scipy_npz(tmp_path):
     done = fastgd_cli("predict", "npz.json", "train.npz", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.array(done.stdout.split()[1:], dtype=float),
-                               same.predict(X), rtol=1e-12)
+                               same.predict(X), rtol=1e-12, atol=1e-12)
     for args, message in ((("train.npz",), "name the target column of the matrix with "
                            "--target"), (("train.svm", "--target", "0"), "holds the targets")):
         done = fastgd_cli("fit", *args, cwd=tmp_path)
