@@ -72,9 +72,12 @@ class Problem:
     schedule: schedules.Schedule
     standardised: bool
     first_update: int = 0
-    #: Whether the fit ends with variance-reduced epochs (``fastgd._engine.variance``), when
-    #: it runs on one block in memory: an averaging ``"auto"`` fit of squared error.
-    variance_reduced: bool = False
+
+    @property
+    def variance_reduced(self):
+        """Whether the fit ends with variance-reduced epochs (``fastgd._engine.variance``),
+        when it runs on one block in memory: an averaging ``"auto"`` fit of squared error."""
+        return self.setup.checks.average_phases and self.setup.loss.kind == SQUARED_ERROR
 
     @property
     def scaling(self):
@@ -406,8 +409,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                    setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
-                   schedule=learning_rate, standardised=auto,
-                   variance_reduced=averaging and loss.kind == SQUARED_ERROR)
+                   schedule=learning_rate, standardised=auto)
 
 
 def continued(problem, coef, intercept, first_epoch, first_update):

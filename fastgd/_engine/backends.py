@@ -35,7 +35,7 @@ class Backend(NamedTuple):
         ``(index, seed, epoch)``: shuffle the row numbers in ``index`` in place.
     snapshot : callable
         ``(rows, standard, model, targets) -> (sums, losses)``: the snapshot pass of a
-        variance-reduced epoch over dense rows (``fastgd._engine.variance``): the model's
+        variance-reduced epoch (``fastgd._engine.variance``): the model's
         predictions into ``targets``, its gradient sums (as ``gradient``) and each target's
         mean squared-error loss.
     """

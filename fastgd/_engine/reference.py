@@ -149,6 +149,7 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
     average_start = plan.average_start
     interval_averages = validation.X.shape[0] > 0 and average_start < 0
     t, status, n_epochs = tracker.counts[UPDATES], RUNNING, 0
+    drifting = drift.coef.shape[0] > 0
     phase_eta = np.nan
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is divergence, as in kernels
         for run_epoch in range(plan.epochs):
@@ -165,9 +166,9 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
                 # unbiased: divided by the rows' expected weight, not their own
                 divisor = plan.mean_weight * (plan.batch_size if plan.whole_batches
                                               else len(rows_b))
-                if drift.coef.shape[0] > 0:
+                if drifting:
                     G, r_sum = G + divisor * drift.coef, r_sum + divisor * drift.intercept
-                if weight > 0 or drift.coef.shape[0] > 0:
+                if weight > 0 or drifting:
                     proximal_step(model, plan.fit_intercept, standard, penalty, eta_t,
                                   (G, r_sum, divisor))
                 t += 1

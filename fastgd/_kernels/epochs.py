@@ -141,8 +141,7 @@ def run_epochs(rows, standard, loss, penalty, plan, steps, checks, model, iterat
     iterates at a large step are noisy, and the lowest validation loss among them would often
     be a lucky one. At the end ``model`` holds the model to return (the average, when averaging)
     and ``iterate`` (a model of the same shapes, used as the averaging buffer) the last iterate,
-    from which a later run may go on. ``drift``: see ``_batches`` (empty: none; dense rows
-    only).
+    from which a later run may go on. ``drift``: see ``_batches`` (empty: none).
 
     Returns
     -------

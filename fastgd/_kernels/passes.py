@@ -5,8 +5,7 @@ a variance-reduced epoch (``fastgd._engine.variance``)."""
 import numpy as np
 from numba.extending import overload
 
-from .intrinsics import is_dense, pick_format
-from .intrinsics import add_row, row_dot, row_weight
+from .intrinsics import add_row, is_dense, pick_format, row_dot, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .losses import effective_weights
 from .sparse import sparse_sums

@@ -31,7 +31,7 @@ import numpy as np
 
 from .._engine.loss_functions import SQUARED_ERROR, slope_from
 from ..schedules import step_size
-from .intrinsics import prefetch, row_weight
+from .intrinsics import add_row, prefetch, row_weight
 from .jit import inlined_reassociating_kernel, kernel, reassociating_kernel
 from .random import PREFETCH_MIN_ROWS
 from .updates import PREFETCH_DISTANCE, add_drift, average_in, slope_terms_of
@@ -79,13 +79,6 @@ def _row_residual(data, indices, indptr, Y, i, s, t, U, shift, S, c, inv_y_scale
 
 
 @inlined_reassociating_kernel
-def _add_row(data, indices, indptr, i, factor, G, t):
-    """``G[t] += factor * X[i]`` over the row's stored entries."""
-    for q in range(indptr[i], indptr[i + 1]):
-        G[t, indices[q]] += factor * data[q]
-
-
-@inlined_reassociating_kernel
 def sparse_sums(X, Y, weights, index, U, c, inv_y_scale, G, r_sum, loss, terms):
     """Add into ``G[t]`` the sums ``sum(s g x)`` of target ``t`` over the rows ``index`` of the
     :class:`Csr` ``X`` and write ``sum(s g)`` into ``r_sum[t]``, for the model whose weights
@@ -104,7 +97,7 @@ def sparse_sums(X, Y, weights, index, U, c, inv_y_scale, G, r_sum, loss, terms):
             r = _row_residual(data, indices, indptr, Y, i, s, t, U, no_shift, no_S, c,
                               inv_y_scale, loss, terms, 0.0)[0]
             r_sum[t] += r
-            _add_row(data, indices, indptr, i, r, G, t)
+            add_row(X, i, r, G, t)
         weight += s
     return weight
 
@@ -340,7 +333,7 @@ def sparse_batches(rows, standard, loss, penalty, plan, steps, eta, span, t, mod
             if penalised:
                 for p in range(start, stop):
                     for i in range(k):
-                        _add_row(data, indices, indptr, index[p], R[p - start, i], G, i)
+                        add_row(X, index[p], R[p - start, i], G, i)
                 _penalised_step(U, P, G, r_sum, x_offset, inverse, l1, l2, step, rate)
             else:
                 _step_rows(data, indices, indptr, index, start, stop, R, drifts, U, P, avg_coef,
