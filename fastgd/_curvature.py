@@ -28,7 +28,11 @@ products with the centred sample (a linear operator) and ``R2`` is bounded by th
 weighted squared row norm, found exactly by a pass over the stored entries.
 """
 
+from typing import NamedTuple
+
 import numpy as np
+
+from ._engine.groups import Csr, Sampling
 
 #: Evenly spaced rows that stand for the bulk of the data.
 SAMPLE_ROWS = 2048
@@ -40,11 +44,35 @@ EXACT_FEATURES = 256
 POWER_ITERATIONS = 30
 #: Bytes of float64 work memory per chunk of the pass over the rows.
 CHUNK_BYTES = 1 << 22
+#: Variance-reduced epochs draw rows by their norms (:func:`importance_sampling`) when that
+#: allows a step at least this many times longer.
+IMPORTANCE_GAIN = 1.5
 
 
-def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False,
-                mean_weight=None):
-    """The step ``B_eff / (R2 + (B_eff - 1) * lambda_max)`` of the standardised problem.
+class Curvature(NamedTuple):
+    """What the step of a standardised problem comes from: ``r2`` and ``lam``
+    (``lambda_max``) for batches of ``batch_size`` rows."""
+
+    r2: float
+    lam: float
+    batch_size: int
+
+    def step(self, r2=None):
+        """The step ``B / (R2 + (B - 1) * lambda_max)``, with ``r2`` in place of ``R2`` when
+        given."""
+        denominator = (self.r2 if r2 is None else r2) + (self.batch_size - 1.0) * self.lam
+        return self.batch_size / denominator if denominator > 0 else 1.0
+
+
+def stable_step(*args, **kwargs):
+    """The step of :func:`curvature` (same parameters): ``curvature(...).step()``."""
+    return curvature(*args, **kwargs).step()
+
+
+def curvature(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False,
+              mean_weight=None):
+    """The :class:`Curvature` of the standardised problem, whose step
+    ``B_eff / (R2 + (B_eff - 1) * lambda_max)`` is stable.
 
     With ``typical``, ``R2`` is the mean weighted squared norm of the standardised rows,
     ``tr(H)`` (the live columns, plus 1 for the intercept) times ``mean(s^2) / mean(s)^2``:
@@ -68,7 +96,7 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typica
 
     Returns
     -------
-    float
+    Curvature
     """
     inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
     if mean_weight is None:
@@ -91,8 +119,7 @@ def stable_step(X, weights, x_offset, x_scale, fit_intercept, batch_size, typica
     if typical:  # E_s[(s / mean s) |z|^2], taking the weights independent of the rows
         spread = 1.0 if weights is None else float(np.mean(np.square(weights))) / mean_weight**2
         r2 = float(np.count_nonzero(inverse) + fit_intercept) * spread
-    denominator = r2 + (batch_size - 1.0) * lam
-    return batch_size / denominator if denominator > 0 else 1.0
+    return Curvature(float(r2), float(lam), int(batch_size))
 
 
 def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
@@ -107,17 +134,11 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
     n_live : int
         Rows of positive weight.
     """
-    n, d = X.shape
     rows, norms = np.empty(0, dtype=np.intp), np.empty(0)
-    n_live = n if weights is None else int(np.count_nonzero(weights > 0))
-    row_width = max(1, X.nnz // max(n, 1)) if _sparse(X) else d
-    step = max(1, CHUNK_BYTES // (8 * row_width))
-    for start in range(0, n, step):
-        q = _squared_norms(X[start:start + step], x_offset, inverse) + float(fit_intercept)
+    n_live = X.shape[0] if weights is None else int(np.count_nonzero(weights > 0))
+    for start, q in _weighted_norms(X, weights, mean_weight, x_offset, inverse, fit_intercept):
         if weights is not None:
-            s = weights[start:start + step]
-            q *= s / mean_weight
-            q[~(s > 0)] = -np.inf
+            q[~(weights[start:start + len(q)] > 0)] = -np.inf
         rows = np.concatenate([rows, np.arange(start, start + len(q))])
         norms = np.concatenate([norms, q])
         if len(norms) > TOP_ROWS:
@@ -125,6 +146,66 @@ def _largest_rows(X, weights, mean_weight, x_offset, inverse, fit_intercept):
             rows, norms = rows[keep], norms[keep]
     live = norms > -np.inf
     return rows[live], norms[live], n_live
+
+
+def _weighted_norms(X, weights, mean_weight, x_offset, inverse, fit_intercept):
+    """Yield ``(start, q)`` for chunks of the rows of X from row ``start``: their weighted
+    standardised squared norms ``s / mean(s) * (|z|^2 + fit_intercept)``."""
+    n, d = X.shape
+    row_width = max(1, X.nnz // max(n, 1)) if _sparse(X) else d
+    step = max(1, CHUNK_BYTES // (8 * row_width))
+    for start in range(0, n, step):
+        q = _squared_norms(X[start:start + step], x_offset, inverse) + float(fit_intercept)
+        if weights is not None:
+            q *= weights[start:start + step] / mean_weight
+        yield start, q
+
+
+def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature, mean_weight):
+    """How the variance-reduced epochs draw their rows (``fastgd._engine.variance``): in
+    proportion to their weighted standardised squared norms ``q``, when that allows a step at
+    least ``IMPORTANCE_GAIN`` times longer; else None (each row once an epoch).
+
+    Drawn with probabilities ``p = q / sum(q)`` and weighted by ``s / (n p)``, the rows give
+    unbiased gradients whose fourth moments are bounded by ``mean(q)`` in place of ``R2``
+    (Xiao & Zhang, "A proximal stochastic gradient method with progressive variance
+    reduction", SIAM J. Optim. 2014): a few outlying rows, a rare category or heavy weights
+    no longer set the step of every row. Rows of weight 0 are never drawn.
+
+    Parameters
+    ----------
+    X, weights, x_offset, x_scale, fit_intercept
+        As for :func:`curvature`; X may also be a ``fastgd._engine.groups.Csr``.
+    curvature : Curvature
+        The problem's, for these rows and weights.
+    mean_weight : float
+
+    Returns
+    -------
+    fastgd._engine.groups.Sampling or None
+    """
+    live_columns = int(np.count_nonzero(np.isfinite(x_scale))) + fit_intercept
+    if curvature.step(live_columns) < IMPORTANCE_GAIN * curvature.step():
+        return None  # mean(q) is about the live columns: the norms are too even to gain
+    if isinstance(X, Csr):
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape)
+    inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
+    q = np.concatenate([chunk for _, chunk in _weighted_norms(X, weights, mean_weight,
+                                                               x_offset, inverse,
+                                                               fit_intercept)])
+    n = len(q)
+    mean_q = float(q.sum()) / n
+    step = curvature.step(mean_q)
+    if not (mean_q > 0.0 and step >= IMPORTANCE_GAIN * curvature.step()):
+        return None
+    cumulative = np.cumsum(q)
+    cumulative /= cumulative[-1]
+    cumulative[-1] = 1.0
+    s = np.ones(n) if weights is None else weights
+    draw_weights = np.divide(s * mean_q, q, out=np.zeros(n), where=q > 0.0)
+    return Sampling(cumulative, draw_weights, step / curvature.step())
 
 
 def _squared_norms(X, x_offset, inverse):

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import schedules
-from ._curvature import sp_diags, stable_step
+from ._curvature import curvature, importance_sampling, sp_diags
 from ._engine.groups import (Checks, Model, Penalty, Plan, Rows, Setup, Standardisation, Steps,
                              batches, csr_of, index_for, new_histories, no_rows,
                              read_only)
@@ -58,6 +58,8 @@ class Scaling(NamedTuple):
     y_scale: np.ndarray
     schedule: schedules.Schedule
     standardised: bool
+    #: The step's curvature (``fastgd._curvature.Curvature``) of an ``"auto"`` fit's rows.
+    curvature: object = None
 
 
 @dataclass
@@ -72,6 +74,7 @@ class Problem:
     schedule: schedules.Schedule
     standardised: bool
     first_update: int = 0
+    curvature: object = None
 
     @property
     def variance_reduced(self):
@@ -79,10 +82,21 @@ class Problem:
         when it runs on one block in memory: an averaging ``"auto"`` fit of squared error."""
         return self.setup.checks.average_phases and self.setup.loss.kind == SQUARED_ERROR
 
+    def importance_sampling(self):
+        """How the variance-reduced epochs draw the rows (``fastgd._engine.groups.Sampling``),
+        or None: each row once an epoch (always without shuffling: the rows are walked in
+        order)."""
+        if self.curvature is None or not self.setup.plan.shuffle:
+            return None
+        rows = self.rows
+        return importance_sampling(rows.X, rows.weights, self.setup.standard.x_offset,
+                                   self.setup.standard.x_scale, self.setup.plan.fit_intercept,
+                                   self.curvature, self.setup.plan.mean_weight)
+
     @property
     def scaling(self):
         """This problem's :class:`Scaling`."""
-        return Scaling(*self.setup.standard, self.schedule, self.standardised)
+        return Scaling(*self.setup.standard, self.schedule, self.standardised, self.curvature)
 
     @property
     def epochs(self):
@@ -270,10 +284,10 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offset
         x_offset, x_scale, y_offset, y_scale = offsets_scales
     y_scale = np.where(np.isfinite(y_scale), y_scale, 1.0)  # a constant target
     factor, typical = loss_step(Y, weights, y_scale, loss, epsilon)
-    step = stable_step(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, X.shape[0]),
-                       typical)
-    return Scaling(x_offset, x_scale, y_offset, y_scale, schedules.Adaptive(step * factor),
-                   True)
+    shape = curvature(X, weights, x_offset, x_scale, fit_intercept, min(batch_size, X.shape[0]),
+                      typical)
+    return Scaling(x_offset, x_scale, y_offset, y_scale,
+                   schedules.Adaptive(shape.step() * factor), True, shape)
 
 
 def validation_rows(n, fraction, seed):
@@ -381,7 +395,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
     if scaling is None:
         scaling = (auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon)
                    if isinstance(learning_rate, str) else raw_scaling(d, k, learning_rate))
-    x_offset, x_scale, y_offset, y_scale, learning_rate, auto = scaling
+    x_offset, x_scale, y_offset, y_scale, learning_rate, auto, shape = scaling
     loss = loss_group(loss, epsilon, quantile, y_scale)
     l1, l2 = penalty_strengths(penalty, alpha, l1_ratio, x_scale, y_scale, unit_power(loss.kind))
     coef_start = coef_init * np.where(np.isfinite(x_scale), x_scale, 0.0) / y_scale[:, None]
@@ -409,7 +423,7 @@ def prepare(X, Y, weights, *, coef_init, intercept_init, learning_rate, fit_inte
                    setup=setup,
                    start=Model(np.ascontiguousarray(coef_start, dtype=np.float64),
                                np.ascontiguousarray(intercept_start, dtype=np.float64)),
-                   schedule=learning_rate, standardised=auto)
+                   schedule=learning_rate, standardised=auto, curvature=shape)
 
 
 def continued(problem, coef, intercept, first_epoch, first_update):

@@ -215,7 +215,8 @@ def run_problem(problem, backend, control, histories):
         warm_epochs = n_epochs
         n_epochs = run_variance_reduced(backend, rows, validation, setup, model, iterate,
                                         tracker, histories, control,
-                                        problem.setup.plan.first_epoch, n_epochs, epochs)
+                                        problem.setup.plan.first_epoch, n_epochs, epochs,
+                                        problem.importance_sampling())
         exact, last_iterate = True, None
         variance_reduced_epochs = n_epochs - warm_epochs
     else:

@@ -217,6 +217,24 @@ class Model(NamedTuple):
     intercept: np.ndarray
 
 
+class Sampling(NamedTuple):
+    """How the epochs of a fit draw their rows when not each once (``fastgd._curvature.
+    importance_sampling``): ``n`` rows an epoch, row ``i`` with probability ``p_i``, weighted
+    by ``s_i / (n p_i)``.
+
+    cumulative : ndarray of shape (n,), float64
+        ``cumsum(p)``, its last entry exactly 1.
+    weights : ndarray of shape (n,), float64
+        The drawn rows' weights ``s_i / (n p_i)`` (0 for rows never drawn).
+    step_factor : float
+        How many times longer the step may be than with each row once an epoch.
+    """
+
+    cumulative: np.ndarray
+    weights: np.ndarray
+    step_factor: float
+
+
 #: The drift of an epoch without one (``fastgd._kernels.epochs.run_epochs``).
 NO_DRIFT = Model(np.empty((0, 0)), np.empty(0))
 

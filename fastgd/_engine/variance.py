@@ -46,27 +46,38 @@ def _snapshot(backend, rows, setup, model, targets):
 
 
 def run_variance_reduced(backend, rows, validation, setup, model, iterate, tracker, histories,
-                         control, first_epoch, done, epochs):
+                         control, first_epoch, done, epochs, sampling=None):
     """Run variance-reduced epochs from ``model`` after ``done`` epochs of ``epochs``, the
     fit's first being epoch ``first_epoch``; return the epochs run in all.
 
     ``model``, ``iterate``, ``tracker`` and ``histories`` are those of
     ``driver.run_problem``'s fit and are updated as by the epoch engine: each epoch's loss is
     recorded (a check) and written to ``histories``, and ``model`` ends as the kept model. The
-    step starts at ``tracker.values[ETA]``.
+    step starts at ``tracker.values[ETA]``, times the ``step_factor`` of a
+    :class:`~fastgd._engine.groups.Sampling` that says how the epochs draw their rows (None:
+    each row once, shuffled).
     """
     targets = np.empty_like(rows.Y)
     snapshot_rows = rows._replace(Y=targets)
+    eta = float(tracker.values[ETA])
+    floor = setup.steps.eta0 * ADAPTIVE_FLOOR
+    if sampling is not None:
+        snapshot_rows = snapshot_rows._replace(weights=sampling.weights)
+        eta *= sampling.step_factor
+        floor *= sampling.step_factor
     snapshot = Model(model.coef.copy(), model.intercept.copy())
     drift, losses = _snapshot(backend, rows, setup, snapshot, targets)
     checks = setup.checks._replace(every=0, average_phases=False)
-    eta = float(tracker.values[ETA])
     gain = math.nan
     status = RUNNING
     while done < epochs and status == RUNNING:
         tracker.values[ETA] = eta
         plan = setup.plan._replace(first_epoch=first_epoch + done, epochs=1,
                                    average_start=int(tracker.counts[UPDATES]))
+        if sampling is not None:
+            draw_rows(sampling, plan.seed, plan.first_epoch, rows.index)
+            backend.shuffle(rows.index, plan.seed, plan.first_epoch)
+            plan = plan._replace(shuffle=False)
         backend.run_epochs(snapshot_rows, setup.standard, setup.loss, setup.penalty, plan,
                            setup.steps, checks, model, iterate, tracker, validation, histories,
                            control, drift)
@@ -84,7 +95,7 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
             drift, _ = _snapshot(backend, rows, setup, snapshot, targets)
             eta /= ADAPTIVE_DIVISOR
             gain = math.nan
-            if eta < setup.steps.eta0 * ADAPTIVE_FLOOR:
+            if eta < floor:
                 status = CONVERGED
         histories.loss[done - 1] = losses
         record_loss(tracker, float(losses.sum()), False, snapshot.coef, snapshot.intercept,
@@ -96,6 +107,17 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
     copy_model(iterate, model)
     copy_model(model, snapshot)
     return done
+
+
+def draw_rows(sampling, seed, epoch, index):
+    """Draw epoch ``epoch``'s rows into ``index``, in order of row, by
+    systematic sampling: row ``i`` is drawn ``floor(n P_i + u) - floor(n P_{i-1} + u)`` times,
+    ``P`` the cumulative probabilities and ``u`` uniform from ``(seed, epoch)``, which is
+    ``n p_i`` rounded down or up, unbiased, and each row once when ``p`` is uniform."""
+    n = len(index)
+    u = np.random.default_rng([seed, 4, epoch]).random()
+    ends = np.floor(sampling.cumulative * n + u).astype(np.int64)
+    index[:] = np.repeat(np.arange(n, dtype=index.dtype), np.diff(ends, prepend=0))
 
 
 def copy_model(to, source):
