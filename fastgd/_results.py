@@ -61,7 +61,10 @@ class FitResult:
         failing: ``learning_rate`` is then the last schedule that ran and
         ``settings["restarts"]`` counts the restarts. An ``"auto"`` least-squares fit on
         rows in memory (dense or sparse) ends with variance-reduced epochs (SVRG, see the
-        README): ``settings["variance_reduced_epochs"]`` counts them.
+        README): ``settings["variance_reduced_epochs"]`` counts them. When a few rows are far
+        longer than the rest (outlying rows, rare categories, heavy weights) those epochs
+        draw rows in proportion to their squared norms, with a longer step:
+        ``settings["importance_step_factor"]`` says how many times longer.
     batch_size : int
         Rows per batch as run (a ``batch_size`` above n runs as n).
     settings : dict
@@ -168,6 +171,8 @@ def make_result(problem, dtype, y_ndim, outcome, backend_name, settings):
         settings["restarts"] = restarts
     if outcome.variance_reduced_epochs:
         settings["variance_reduced_epochs"] = outcome.variance_reduced_epochs
+    if outcome.importance_step_factor:
+        settings["importance_step_factor"] = outcome.importance_step_factor
     result = FitResult(
         coef=coef, intercept=intercept, loss_history=losses, validation_loss_history=val_losses,
         n_epochs=n_epochs, n_updates=n_updates, converged=status == CONVERGED,

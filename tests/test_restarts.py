@@ -6,6 +6,7 @@ import pytest
 
 import fastgd
 from fastgd import _preparation
+from fastgd._curvature import Curvature
 from fastgd._engine import blocks as _blocks
 from fastgd.datasets import make_problem
 
@@ -15,7 +16,7 @@ from helpers import excess_mse
 @pytest.fixture
 def far_too_large_step(monkeypatch):
     """An "auto" step 1000 times past any stable one (as a misjudged sample could give)."""
-    monkeypatch.setattr(_preparation, "stable_step", lambda *args: 1000.0)
+    monkeypatch.setattr(_preparation, "curvature", lambda *args: Curvature(1e-3, 0.0, 1))
 
 
 def test_an_auto_fit_that_blows_up_restarts_and_reaches_lstsq(far_too_large_step, backend):
