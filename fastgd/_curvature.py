@@ -161,16 +161,22 @@ def _weighted_norms(X, weights, mean_weight, x_offset, inverse, fit_intercept):
         yield start, q
 
 
-def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature, mean_weight):
-    """How the variance-reduced epochs draw their rows (``fastgd._engine.variance``): in
-    proportion to their weighted standardised squared norms ``q``, when that allows a step at
-    least ``IMPORTANCE_GAIN`` times longer; else None (each row once an epoch).
+def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature, mean_weight,
+                        uniform_share=0.0):
+    """How an epoch draws its rows: in proportion to their weighted standardised squared norms
+    ``q`` (mixed with a ``uniform_share`` of uniform draws), when that allows a step at least
+    ``IMPORTANCE_GAIN`` times longer; else None (each row once an epoch).
 
-    Drawn with probabilities ``p = q / sum(q)`` and weighted by ``s / (n p)``, the rows give
-    unbiased gradients whose fourth moments are bounded by ``mean(q)`` in place of ``R2``
-    (Xiao & Zhang, "A proximal stochastic gradient method with progressive variance
-    reduction", SIAM J. Optim. 2014): a few outlying rows, a rare category or heavy weights
-    no longer set the step of every row. Rows of weight 0 are never drawn.
+    Drawn with probabilities ``p = (1 - a) q / sum(q) + a / n`` and weighted by ``s / (n p)``,
+    the rows give unbiased gradients whose fourth moments are bounded by
+    ``max(q / (n p))`` in place of ``R2``: ``mean(q)`` with ``a = 0``, the choice of
+    variance-reduced epochs (Xiao & Zhang, "A proximal stochastic gradient method with
+    progressive variance reduction", SIAM J. Optim. 2014); at most ``mean(q) / (1 - a)`` with
+    weights at most ``1 / a`` for plain SGD, whose noise at the optimum the weights would
+    otherwise inflate (Needell, Srebro & Ward, "Stochastic gradient descent, weighted
+    sampling, and the randomized Kaczmarz algorithm", Math. Program. 2016). A few outlying
+    rows, a rare category or heavy weights no longer set the step of every row. Rows of
+    weight 0 are never drawn (``n`` counts the others).
 
     Parameters
     ----------
@@ -179,6 +185,7 @@ def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature,
     curvature : Curvature
         The problem's, for these rows and weights.
     mean_weight : float
+    uniform_share : float, default 0
 
     Returns
     -------
@@ -196,16 +203,20 @@ def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature,
                                                                x_offset, inverse,
                                                                fit_intercept)])
     n = len(q)
-    mean_q = float(q.sum()) / n
-    step = curvature.step(mean_q)
-    if not (mean_q > 0.0 and step >= IMPORTANCE_GAIN * curvature.step()):
+    live = q > 0.0
+    total = float(q.sum())
+    if not total > 0.0:
         return None
-    cumulative = np.cumsum(q)
+    p = (1.0 - uniform_share) * q / total + uniform_share * live / np.count_nonzero(live)
+    draws = np.divide(1.0, n * p, out=np.zeros(n), where=live)  # 1 / (n p)
+    step = curvature.step(float(np.max(q * draws)))
+    if step < IMPORTANCE_GAIN * curvature.step():
+        return None
+    cumulative = np.cumsum(p)
     cumulative /= cumulative[-1]
     cumulative[-1] = 1.0
-    s = np.ones(n) if weights is None else weights
-    draw_weights = np.divide(s * mean_q, q, out=np.zeros(n), where=q > 0.0)
-    return Sampling(cumulative, draw_weights, step / curvature.step())
+    return Sampling(cumulative, draws if weights is None else draws * weights,
+                    step / curvature.step())
 
 
 def _squared_norms(X, x_offset, inverse):

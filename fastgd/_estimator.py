@@ -134,9 +134,10 @@ class MBGDRegressor(RegressorMixin, BaseEstimator):
         model. Each call goes on with the model, the step counter and the shuffling stream.
         With ``learning_rate="auto"`` the stream standardises with running moments of all the
         chunks so far (a column constant in the first chunks is learned once it varies), steps
-        with a step stable for every chunk seen, shrinking slowly as the stream goes on, and
-        returns the average of its iterates, which approaches the loss's minimiser. With a raw schedule
-        calls on the same rows are exactly the epochs of one long fit. A chunk whose
+        with a step stable for every chunk seen, shrinking slowly as the stream goes on (a
+        chunk with a few outlying rows draws its rows by their norms), and returns the average
+        of its iterates, which approaches the loss's minimiser. With a raw schedule calls on
+        the same rows are exactly the epochs of one long fit. A chunk whose
         ``sample_weight`` is all zeros leaves every row out: the call changes nothing. There is
         no stopping rule (``tol`` and ``n_iter_no_change`` do not apply; ``average`` and
         ``early_stopping`` must be off). Parameters changed with ``set_params`` take effect

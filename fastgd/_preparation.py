@@ -75,6 +75,9 @@ class Problem:
     standardised: bool
     first_update: int = 0
     curvature: object = None
+    #: Rows drawn by importance for the one epoch of a stream's call
+    #: (``fastgd._engine.groups.Sampling``; None: each row once).
+    sampling: object = None
 
     @property
     def variance_reduced(self):

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _validation as v
 from . import schedules
-from ._curvature import stable_step
+from ._curvature import curvature, importance_sampling
 from ._engine.backends import get_backend
 from ._engine.driver import run_problem
 from ._fit import run_fit
@@ -55,6 +55,9 @@ AVERAGE_SPAN = 2.0
 NON_SMOOTH = ("huber", "epsilon_insensitive", "quantile")
 DECAY_STEPS = 2.0
 SMOOTH_DECAY_STEPS = 10.0
+#: Share of a call's rows drawn uniformly when its rows are drawn by their norms
+#: (``fastgd._curvature.importance_sampling``).
+STREAM_UNIFORM_SHARE = 0.5
 #: Rows of targets the stream keeps, sampled uniformly from all it has seen (reservoir
 #: sampling), for the robust spread of y.
 RESERVOIR_ROWS = 1000
@@ -255,18 +258,19 @@ def fit_epoch(X, y, continuation=None, *, sample_weight=None, batch_size=32,
     stream_schedule = None
     if auto:
         targets, seen = sample_targets(targets, seen, Y, weights, seed)
-        scaling, stream_schedule = _auto_scaling(moments, X, targets, weights, continuation,
-                                                 options, mean_weight)
+        scaling, stream_schedule, sampling = _auto_scaling(moments, X, targets, weights,
+                                                           continuation, options, mean_weight)
     else:
-        scaling = raw_scaling(d, k, options["learning_rate"])
+        scaling, sampling = raw_scaling(d, k, options["learning_rate"]), None
     backend = get_backend(v.check_backend(backend))
     first = continuation.n_updates == 0  # the intercept starts at y's mean, not at 0
     problem = prepare(X, Y, weights, coef_init=continuation.coef,
                       intercept_init=None if first else continuation.intercept,
                       average_start=continuation.n_updates if auto else -1, seed=seed,
                       scaling=scaling, mean_weight=mean_weight, **options)
-    problem = continued(problem, problem.start.coef, problem.start.intercept,
-                        continuation.n_epochs, continuation.n_updates)
+    problem = dataclasses.replace(
+        continued(problem, problem.start.coef, problem.start.intercept, continuation.n_epochs,
+                  continuation.n_updates), sampling=sampling)
     settings = dict(options, average=auto, sample_weight=weights is not None,
                     warm_start=continuation.n_updates > 0)
     result, outcome = run_fit(
@@ -307,19 +311,25 @@ def _check_continuable(continuation, d, k, fit_intercept):
 def _auto_scaling(moments, X, targets, weights, continuation, options, mean_weight):
     """The :class:`Scaling` of a call of an ``"auto"`` stream: running standardisation and the
     smallest step stable for the chunks so far (their weights relative to the stream's
-    ``mean_weight``), times the loss's factor for the sample of ``targets``; and the stream's
-    schedule (of that stable step) for the next call."""
+    ``mean_weight``), times the loss's factor for the sample of ``targets``; the stream's
+    schedule (of that stable step) for the next call; and the call's rows drawn by importance
+    when that makes this chunk's stable step longer (``fastgd._curvature.importance_sampling``:
+    a few outlying rows then no longer set the step of the whole stream), else None."""
     offsets_scales = standardisation(moments, X.shape[1], options["fit_intercept"])
     x_offset, x_scale, _, y_scale = offsets_scales
     factor, typical = loss_step(targets, None, y_scale, options["loss"], options["epsilon"])
-    step = stable_step(X, weights, x_offset, x_scale, options["fit_intercept"],
-                       min(options["batch_size"], X.shape[0]), typical, mean_weight)
+    shape = curvature(X, weights, x_offset, x_scale, options["fit_intercept"],
+                      min(options["batch_size"], X.shape[0]), typical, mean_weight)
+    sampling = (importance_sampling(X, weights, x_offset, x_scale, options["fit_intercept"],
+                                    shape, mean_weight, STREAM_UNIFORM_SHARE)
+                if options["shuffle"] else None)
+    step = shape.step() * (1.0 if sampling is None else sampling.step_factor)
     if isinstance(continuation.schedule, schedules.Adaptive):
         step = min(step, continuation.schedule.eta0)
     decay = DECAY_STEPS if options["loss"] in NON_SMOOTH else SMOOTH_DECAY_STEPS
     factor /= np.sqrt(1.0 + continuation.n_updates * step / decay)
     return (Scaling(*offsets_scales, schedules.Adaptive(step * factor), True),
-            schedules.Adaptive(step))
+            schedules.Adaptive(step), sampling)
 
 
 def _with_model(result, coef, intercept, y_ndim):

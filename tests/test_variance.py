@@ -11,7 +11,7 @@ import fastgd
 from fastgd._curvature import IMPORTANCE_GAIN, curvature, importance_sampling
 from fastgd._engine import driver
 from fastgd._engine.groups import Sampling
-from fastgd._engine.variance import draw_rows
+from fastgd._engine.sampling import draw_rows
 from fastgd._engine.stopping import CONVERGED, RUNNING, variance_reduced_progress
 from fastgd.datasets import make_messy_problem
 

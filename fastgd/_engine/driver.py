@@ -25,6 +25,7 @@ from .moments import finish_moments, moment_shift, wants_moments
 from .reference import penalties
 from .stopping import (DIVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING, record_check,
                        start_tracking)
+from .sampling import sampled_epoch
 from .variance import WARM_EPOCHS, run_variance_reduced
 
 class Outcome(NamedTuple):
@@ -196,8 +197,12 @@ def run_problem(problem, backend, control, histories):
     epochs = setup.plan.epochs
     if problem.variance_reduced:  # averaged SGD first, then variance-reduced epochs
         setup = setup._replace(plan=setup.plan._replace(epochs=min(epochs, WARM_EPOCHS)))
-    n_epochs = backend.run_epochs(rows, *setup, model, iterate, tracker, validation, histories,
-                                  control)
+    epoch_rows = rows
+    if problem.sampling is not None:  # a stream's call: one epoch over rows drawn by norm
+        epoch_rows, plan = sampled_epoch(backend, rows, setup.plan, problem.sampling)
+        setup = setup._replace(plan=plan)
+    n_epochs = backend.run_epochs(epoch_rows, *setup, model, iterate, tracker, validation,
+                                  histories, control)
     restarts = 0
     while (tracker.counts[STATUS] == DIVERGED and problem.standardised
            and restarts < MAX_RESTARTS):
@@ -205,11 +210,11 @@ def run_problem(problem, backend, control, histories):
         done = n_epochs - 1
         setup, tracker = restart(setup, model, tracker, done)
         rest = Histories(histories.loss[done:], histories.validation[done:])
-        n_epochs = done + backend.run_epochs(rows, *setup, model, iterate, tracker, validation,
-                                             rest, control)
+        n_epochs = done + backend.run_epochs(epoch_rows, *setup, model, iterate, tracker,
+                                             validation, rest, control)
     # a check of averages may record the iterate's losses (``epochs._check``), not the model's
     exact = (checks.moments.shape[0] == 0 and not validation.X.shape[0]
-             and not checks.average_phases)
+             and not checks.average_phases and problem.sampling is None)
     last_iterate = (iterate if setup.checks.average_phases and not validation.X.shape[0]
                     else None)
     if (problem.variance_reduced and tracker.counts[STATUS] == RUNNING and n_epochs < epochs):

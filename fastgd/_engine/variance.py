@@ -28,6 +28,7 @@ import numpy as np
 from ..schedules import ADAPTIVE_DIVISOR
 from .groups import ETA, STATUS, UPDATES, Model
 from .reference import penalties
+from .sampling import sampled_epoch
 from .stopping import (ADAPTIVE_FLOOR, CONVERGED, INTERRUPTED, ROUNDING_RTOL, RUNNING,
                        record_loss, variance_reduced_progress)
 
@@ -62,7 +63,6 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
     eta = float(tracker.values[ETA])
     floor = setup.steps.eta0 * ADAPTIVE_FLOOR
     if sampling is not None:
-        snapshot_rows = snapshot_rows._replace(weights=sampling.weights)
         eta *= sampling.step_factor
         floor *= sampling.step_factor
     snapshot = Model(model.coef.copy(), model.intercept.copy())
@@ -74,11 +74,10 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
         tracker.values[ETA] = eta
         plan = setup.plan._replace(first_epoch=first_epoch + done, epochs=1,
                                    average_start=int(tracker.counts[UPDATES]))
+        epoch_rows = snapshot_rows
         if sampling is not None:
-            draw_rows(sampling, plan.seed, plan.first_epoch, rows.index)
-            backend.shuffle(rows.index, plan.seed, plan.first_epoch)
-            plan = plan._replace(shuffle=False)
-        backend.run_epochs(snapshot_rows, setup.standard, setup.loss, setup.penalty, plan,
+            epoch_rows, plan = sampled_epoch(backend, snapshot_rows, plan, sampling)
+        backend.run_epochs(epoch_rows, setup.standard, setup.loss, setup.penalty, plan,
                            setup.steps, checks, model, iterate, tracker, validation, histories,
                            control, drift)
         done += 1
@@ -107,17 +106,6 @@ def run_variance_reduced(backend, rows, validation, setup, model, iterate, track
     copy_model(iterate, model)
     copy_model(model, snapshot)
     return done
-
-
-def draw_rows(sampling, seed, epoch, index):
-    """Draw epoch ``epoch``'s rows into ``index``, in order of row, by
-    systematic sampling: row ``i`` is drawn ``floor(n P_i + u) - floor(n P_{i-1} + u)`` times,
-    ``P`` the cumulative probabilities and ``u`` uniform from ``(seed, epoch)``, which is
-    ``n p_i`` rounded down or up, unbiased, and each row once when ``p`` is uniform."""
-    n = len(index)
-    u = np.random.default_rng([seed, 4, epoch]).random()
-    ends = np.floor(sampling.cumulative * n + u).astype(np.int64)
-    index[:] = np.repeat(np.arange(n, dtype=index.dtype), np.diff(ends, prepend=0))
 
 
 def copy_model(to, source):
