@@ -7,8 +7,9 @@ With ``learning_rate="auto"`` a stream keeps
   in the first chunks is learned once it varies;
 - the model in the user's units, re-expressed in each call's standardisation (the same
   linear function, whatever the scaling);
-- a step stable for every chunk seen so far (the smallest ``stable_step`` of them), which
-  never grows, shrinking slowly as the stream goes on (see ``DECAY_STEPS``), times the
+- a step stable for every chunk seen so far (the smallest stable step of them, each for its
+  rows as drawn: a chunk whose few outlying rows would make its step short draws its rows by
+  their norms, see ``_auto_scaling``), which never grows, shrinking slowly as the stream goes on (see ``DECAY_STEPS``), times the
   loss's factor (``fastgd._preparation.loss_step``) from a uniform sample of
   the stream's targets (a reservoir of ``RESERVOIR_ROWS``: a chunk of a few rows says little
   about y's robust spread);
