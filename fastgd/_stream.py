@@ -9,10 +9,10 @@ With ``learning_rate="auto"`` a stream keeps
   linear function, whatever the scaling);
 - a step stable for every chunk seen so far (the smallest stable step of them, each for its
   rows as drawn: a chunk whose few outlying rows would make its step short draws its rows by
-  their norms, see ``_auto_scaling``), which never grows, shrinking slowly as the stream goes on (see ``DECAY_STEPS``), times the
-  loss's factor (``fastgd._preparation.loss_step``) from a uniform sample of
-  the stream's targets (a reservoir of ``RESERVOIR_ROWS``: a chunk of a few rows says little
-  about y's robust spread);
+  their norms, see ``_auto_scaling``), which never grows, shrinking slowly as the stream
+  goes on (see ``DECAY_STEPS``), times the loss's factor (``fastgd._preparation.loss_step``)
+  from a uniform sample of the stream's targets (a reservoir of ``RESERVOIR_ROWS``: a chunk
+  of a few rows says little about y's robust spread);
 - the average of the iterates over the whole stream, which is the model the stream returns:
   each call's average of its iterates folded in with share ``2 u / t`` (``u`` the call's
   updates, ``t`` all updates so far), so that later iterates weigh more. Averaging

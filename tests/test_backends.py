@@ -52,3 +52,28 @@ def test_a_slow_first_call_says_it_is_compiling_once_per_kind_of_rows(monkeypatc
     monkeypatch.setattr(_backends, "_announced", set())
     fastgd.fit(X, y, sample_weight=np.ones(20), epochs=2, backend="numba")  # compiled: quick
     assert capsys.readouterr().err == ""
+
+
+def test_first_kernel_calls_are_serialised_across_processes():
+    """Numba's disk cache is not safe for processes compiling into it at once
+    (numba/numba#4807): a kernel's first call in a process holds a lock that another process
+    cannot take meanwhile."""
+    import subprocess
+    import sys
+
+    probe = ("import fcntl, os, tempfile\n"
+             "path = os.path.join(tempfile.gettempdir(), f'fastgd-numba-{os.getuid()}.lock')\n"
+             "with open(path, 'a') as handle:\n"
+             "    try:\n"
+             "        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+             "    except BlockingIOError:\n"
+             "        print('held')\n"
+             "    else:\n"
+             "        print('free')\n")  # (another test process may hold it after)
+
+    def ask():
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    with _backends._first_call_lock():
+        assert ask() == "held"

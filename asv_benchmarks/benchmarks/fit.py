@@ -207,3 +207,45 @@ class DefaultFit(Benchmark):
 
     def track_excess_mse(self, data):
         return relative_excess_mse(self.X, self.y, self._fit())
+
+
+class MessyFit(Benchmark):
+    """A default ``fastgd.fit`` of the messy families (``fastgd.datasets.make_messy_problem``:
+    rows and weights shaped like users' data), with 60 columns where the family takes a
+    width: its time, epochs and relative excess weighted MSE over weighted lstsq."""
+
+    params = (["rare_indicators", "one_hot", "weight_mask", "heavy_weights", "heavy_rows",
+               "outlying_rows"],)
+    param_names = ["family"]
+
+    def setup(self, family):
+        try:
+            from fastgd import datasets
+        except ImportError:
+            raise NotImplementedError("this commit has no messy families") from None
+        if not hasattr(datasets, "MESSY_FAMILIES"):
+            raise NotImplementedError("this commit has no messy families")
+        make = datasets.MESSY_FAMILIES[family]
+        rng = np.random.default_rng(0)
+        wide = family in ("weight_mask", "heavy_weights", "heavy_rows", "outlying_rows")
+        self.X, self.y, self.w = make(rng, d=60) if wide else make(rng)
+        warm_up()
+        self._fit()  # this family's specialisation compiled
+
+    def _fit(self):
+        return fastgd.fit(self.X, self.y, sample_weight=self.w, random_state=0)
+
+    def time_fit(self, family):
+        self._fit()
+
+    def track_epochs(self, family):
+        return self._fit().n_epochs
+
+    def track_excess_mse(self, family):
+        s = np.ones(len(self.y)) if self.w is None else self.w
+        root = np.sqrt(s)
+        A = np.column_stack([self.X, np.ones(len(self.X))])
+        solution = np.linalg.lstsq(A * root[:, None], self.y * root, rcond=None)[0]
+        best = np.average((A @ solution - self.y) ** 2, weights=s)
+        ours = np.average((self._fit().predict(self.X) - self.y) ** 2, weights=s)
+        return float(ours / best - 1.0)

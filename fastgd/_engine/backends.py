@@ -1,8 +1,11 @@
 """Backend selection: the name a user passes -> the engine twin that fits (:class:`Backend`)."""
 
+import os
 import sys
+import tempfile
 import threading
 import warnings
+from contextlib import contextmanager
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -93,19 +96,44 @@ def _call(name, rows, kernel, *args):
     if KERNELS_IN_PYTHON:
         with np.errstate(over="ignore", invalid="ignore"):
             return kernel(*args)
-    if rows is None:
-        return kernel(*args)
-    key = (name, _kind_of(rows))
+    key = (name, None if rows is None else _kind_of(rows))
     if key in _called:
         return kernel(*args)
-    timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, (key[1],))
-    timer.daemon = True
-    timer.start()
+    with _first_call_lock():
+        if rows is None:
+            timer = None
+        else:
+            timer = threading.Timer(COMPILE_NOTICE_SECONDS, _say_compiling, (key[1],))
+            timer.daemon = True
+            timer.start()
+        try:
+            return kernel(*args)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            _called.add(key)
+
+
+@contextmanager
+def _first_call_lock():
+    """A lock the processes of one user share around a kernel's first call in a process (a
+    compile, or a load from Numba's disk cache). Numba's cache is not safe for processes that
+    write and read it at once (numba/numba#4807): a cold test run in parallel processes
+    crashed there once with SIGABRT. Where file locks are not available it does nothing."""
     try:
-        return kernel(*args)
-    finally:
-        timer.cancel()
-        _called.add(key)
+        import fcntl
+
+        handle = open(os.path.join(tempfile.gettempdir(), f"fastgd-numba-{os.getuid()}.lock"),
+                      "a")
+    except (ImportError, AttributeError, OSError):
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _called = set()  # (kernel name, kind of rows) called in this process
