@@ -44,8 +44,8 @@ EXACT_FEATURES = 256
 POWER_ITERATIONS = 30
 #: Bytes of float64 work memory per chunk of the pass over the rows.
 CHUNK_BYTES = 1 << 22
-#: Variance-reduced epochs draw rows by their norms (:func:`importance_sampling`) when that
-#: allows a step at least this many times longer.
+#: Variance-reduced epochs and streams' calls draw rows by their norms
+#: (:func:`importance_sampling`) when that allows a step at least this many times longer.
 IMPORTANCE_GAIN = 1.5
 
 
@@ -62,11 +62,6 @@ class Curvature(NamedTuple):
         given."""
         denominator = (self.r2 if r2 is None else r2) + (self.batch_size - 1.0) * self.lam
         return self.batch_size / denominator if denominator > 0 else 1.0
-
-
-def stable_step(*args, **kwargs):
-    """The step of :func:`curvature` (same parameters): ``curvature(...).step()``."""
-    return curvature(*args, **kwargs).step()
 
 
 def curvature(X, weights, x_offset, x_scale, fit_intercept, batch_size, typical=False,

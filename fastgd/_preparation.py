@@ -74,6 +74,7 @@ class Problem:
     schedule: schedules.Schedule
     standardised: bool
     first_update: int = 0
+    #: The ``"auto"`` step's ``fastgd._curvature.Curvature`` (None for a raw schedule).
     curvature: object = None
     #: Rows drawn by importance for the one epoch of a stream's call
     #: (``fastgd._engine.groups.Sampling``; None: each row once).
@@ -266,7 +267,7 @@ def auto_scaling(X, Y, weights, fit_intercept, batch_size, loss, epsilon, offset
     """The :class:`Scaling` of ``learning_rate="auto"``.
 
     The columns of X and Y are standardised (weighted by ``weights``), and the schedule is
-    ``Adaptive`` from ``fastgd._curvature.stable_step`` (of the typical rows for a loss of
+    ``Adaptive`` from ``fastgd._curvature.curvature``'s step (of the typical rows for a loss of
     bounded slopes) times the factor of the loss named ``loss`` (threshold ``epsilon``, see
     :func:`loss_step`). X may be memory-mapped: every pass over it goes chunk by chunk.
 

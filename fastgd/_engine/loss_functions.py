@@ -67,7 +67,7 @@ def bounded_slopes(kind, epsilon, spread):
     """Whether the loss's slopes are bounded where the residuals are (``epsilon`` and
     ``spread`` as in :func:`step_factor`): the linear losses, and Huber where ``epsilon`` is
     below y's robust spread for some target. Their first step comes from the typical rows,
-    not the outlying ones (``fastgd._curvature.stable_step``'s ``typical``)."""
+    not the outlying ones (``fastgd._curvature.curvature``'s ``typical``)."""
     if kind == HUBER:
         return bool(np.any(epsilon < spread))
     return kind in (EPSILON_INSENSITIVE, QUANTILE)
