@@ -189,14 +189,7 @@ def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature,
     live_columns = int(np.count_nonzero(np.isfinite(x_scale))) + fit_intercept
     if curvature.step(live_columns) < IMPORTANCE_GAIN * curvature.step():
         return None  # mean(q) is about the live columns: the norms are too even to gain
-    if isinstance(X, Csr):
-        import scipy.sparse as sp
-
-        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape)
-    inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
-    q = np.concatenate([chunk for _, chunk in _weighted_norms(X, weights, mean_weight,
-                                                               x_offset, inverse,
-                                                               fit_intercept)])
+    q = row_norms(X, weights, x_offset, x_scale, fit_intercept, mean_weight)
     n = len(q)
     live = q > 0.0
     total = float(q.sum())
@@ -212,6 +205,25 @@ def importance_sampling(X, weights, x_offset, x_scale, fit_intercept, curvature,
     cumulative[-1] = 1.0
     return Sampling(cumulative, draws if weights is None else draws * weights,
                     step / curvature.step())
+
+
+def row_norms(X, weights, x_offset, x_scale, fit_intercept, mean_weight):
+    """The standardised squared norms ``q`` of the rows of a dense or sparse X, times their
+    ``weights`` over ``mean_weight`` (None: unweighted), as :func:`importance_sampling`
+    draws by.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    if isinstance(X, Csr):
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=X.shape)
+    inverse = np.where(np.isfinite(x_scale), 1.0 / x_scale, 0.0)
+    return np.concatenate([chunk for _, chunk in _weighted_norms(X, weights, mean_weight,
+                                                                  x_offset, inverse,
+                                                                  fit_intercept)])
 
 
 def _squared_norms(X, x_offset, inverse):

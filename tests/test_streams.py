@@ -53,6 +53,22 @@ def test_default_streams_reach_least_squares_and_beat_scikit_learn(name, chunk):
     assert not ours_excess > their_excess  # NaN or overflow on their side counts as worse
 
 
+@pytest.mark.parametrize("seed, chunk", [(1, 1000), (2, 10)])
+def test_a_few_outlying_rows_neither_set_the_step_nor_go_unlearned(seed, chunk):
+    """A chunk's step is stable for its rows other than its outlying ones, and a chunk whose
+    outlying rows need a shorter step runs several times over its rows at a fraction of it
+    (2.3e-2 and 0.14 here with every chunk's step set by its outlying rows)."""
+    X, y = make_messy_problem("outlying_rows", random_state=seed)[:2]
+    ours, theirs = MBGDRegressor(random_state=0), SGDRegressor(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stream([ours, theirs], X, y, chunk, passes=10)
+        their_excess = model_excess(X, y, theirs)
+    ours_excess = model_excess(X, y, ours)
+    assert ours_excess <= 1e-2
+    assert not ours_excess > their_excess
+
+
 def test_a_stream_keeps_improving():
     X, y = problem("tall")
     model = MBGDRegressor(random_state=0)
